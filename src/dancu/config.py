@@ -1,0 +1,45 @@
+"""Runtime settings, read once from the environment.
+
+Everything that differs between a laptop demo and a province deployment is an
+environment variable, so that no secret and no path ever needs to live in the
+repository.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    key_file: Path
+    session_secret_file: Path
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith("postgresql")
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("DANCU_DATA_DIR", Path.cwd() / ".dancu"))
+
+
+@lru_cache
+def get_settings() -> Settings:
+    data_dir = _default_data_dir()
+    database_url = os.environ.get("DANCU_DATABASE_URL") or f"sqlite:///{data_dir / 'dancu.sqlite3'}"
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    key_file = Path(os.environ.get("DANCU_KEY_FILE", data_dir / "keys" / "master.key"))
+    session_secret_file = key_file.with_name("session.key")
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        key_file=key_file,
+        session_secret_file=session_secret_file,
+    )

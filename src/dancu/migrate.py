@@ -1,0 +1,38 @@
+"""Schema and data migrations (Alembic), run by `dancu db upgrade`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine
+
+from dancu.crypto import ensure_master_key
+from dancu.db import get_engine
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def upgrade(engine: Engine | None = None, revision: str = "head") -> None:
+    ensure_master_key()
+    engine = engine or get_engine()
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def make_revision(message: str, engine: Engine | None = None) -> None:
+    """Developer helper: autogenerate a migration from model changes."""
+    engine = engine or get_engine()
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.revision(config, message=message, autogenerate=True)

@@ -1,0 +1,13 @@
+from alembic import context
+
+from dancu.models import metadata
+
+
+def run_migrations_online() -> None:
+    connection = context.config.attributes["connection"]
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

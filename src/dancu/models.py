@@ -1,0 +1,9 @@
+"""Imports every domain's models so that metadata and Alembic see all tables."""
+
+from dancu.accounts import models as accounts_models  # noqa: F401
+from dancu.audit import models as audit_models  # noqa: F401
+from dancu.registry import models as registry_models  # noqa: F401
+from dancu.units import models as units_models  # noqa: F401
+from dancu.db import Base
+
+metadata = Base.metadata

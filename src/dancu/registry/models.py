@@ -1,0 +1,205 @@
+"""Persons, households, residence and the registry's event history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from dancu.crypto import EncryptedText
+from dancu.db import Base
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Sex(str, enum.Enum):
+    MALE = "M"
+    FEMALE = "F"
+
+
+class VitalStatus(str, enum.Enum):
+    ALIVE = "alive"
+    DECEASED = "deceased"
+    MISSING = "missing"
+
+
+class PlaceStatus(str, enum.Enum):
+    """Whether a place of birth or hometown is known.
+
+    The seeds report that people born abroad and naturalized citizens could not
+    be registered because these fields were mandatory; here "unknown" and
+    "abroad" are first-class answers rather than blanks.
+    """
+
+    KNOWN = "known"
+    ABROAD = "abroad"
+    UNKNOWN = "unknown"
+
+
+class CitizenshipBasis(str, enum.Enum):
+    BIRTH = "birth"
+    NATURALIZATION = "naturalization"
+
+
+class ResidenceKind(str, enum.Enum):
+    PERMANENT = "permanent"
+    TEMPORARY = "temporary"
+    CURRENT_STAY = "current_stay"
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, native_enum=False, values_callable=lambda e: [m.value for m in e], length=20)
+
+
+class Person(Base):
+    __tablename__ = "person"
+    __table_args__ = (
+        Index("ix_person_birth", "birth_year", "birth_month", "birth_day"),
+        Index("ix_person_name_folded", "name_folded"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # Not unique on purpose: duplicate numbers exist in real registers and are
+    # a data-quality finding, not something the database should refuse.
+    pin: Mapped[str | None] = mapped_column(String(12), index=True)
+    family_name: Mapped[str] = mapped_column(String(60), default="")
+    middle_name: Mapped[str] = mapped_column(String(80), default="")
+    given_name: Mapped[str] = mapped_column(String(60), default="")
+    full_name: Mapped[str] = mapped_column(String(200))
+    name_folded: Mapped[str] = mapped_column(String(200))
+    other_names: Mapped[str] = mapped_column(String(200), default="")
+    # Partial dates are normal in old registers: year only, or month and year.
+    birth_year: Mapped[int | None] = mapped_column(SmallInteger)
+    birth_month: Mapped[int | None] = mapped_column(SmallInteger)
+    birth_day: Mapped[int | None] = mapped_column(SmallInteger)
+    sex: Mapped[Sex | None] = mapped_column(_enum(Sex, "sex"))
+    nationalities: Mapped[str] = mapped_column(String(40), default="VN")
+    citizenship_basis: Mapped[CitizenshipBasis] = mapped_column(
+        _enum(CitizenshipBasis, "citizenship_basis"), default=CitizenshipBasis.BIRTH
+    )
+    naturalized_on: Mapped[dt.date | None] = mapped_column(Date)
+    ethnicity_code: Mapped[int | None] = mapped_column(SmallInteger)
+    religion: Mapped[str | None] = mapped_column(EncryptedText(400))
+    birth_place_status: Mapped[PlaceStatus] = mapped_column(_enum(PlaceStatus, "place_status"), default=PlaceStatus.KNOWN)
+    birth_registration_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    birth_country: Mapped[str | None] = mapped_column(String(2))
+    hometown_status: Mapped[PlaceStatus] = mapped_column(_enum(PlaceStatus, "place_status"), default=PlaceStatus.KNOWN)
+    hometown_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    father_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    mother_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    spouse_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    status: Mapped[VitalStatus] = mapped_column(_enum(VitalStatus, "vital_status"), default=VitalStatus.ALIVE)
+    status_date: Mapped[dt.date | None] = mapped_column(Date)
+    # Denormalised current permanent residence commune: drives registrar scope
+    # and per-commune reports without joining the residence history.
+    home_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"), index=True)
+    quality_issues: Mapped[str] = mapped_column(String(300), default="")
+    # Row-level idempotency key for imports: the same source row never lands twice.
+    import_key: Mapped[str | None] = mapped_column(String(32), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+    residences: Mapped[list[Residence]] = relationship(back_populates="person", order_by="Residence.valid_from")
+
+
+class Household(Base):
+    __tablename__ = "household"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    head_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"), index=True)
+    address_line: Mapped[str] = mapped_column(String(200), default="")
+    established_on: Mapped[dt.date | None] = mapped_column(Date)
+    dissolved_on: Mapped[dt.date | None] = mapped_column(Date)
+
+    members: Mapped[list[HouseholdMember]] = relationship(back_populates="household")
+
+
+class HouseholdMember(Base):
+    __tablename__ = "household_member"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    relationship_to_head: Mapped[str] = mapped_column(String(30))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+
+    household: Mapped[Household] = relationship(back_populates="members")
+    person: Mapped[Person] = relationship()
+
+
+class Residence(Base):
+    """One period of permanent residence, temporary residence or current stay."""
+
+    __tablename__ = "residence"
+    __table_args__ = (Index("ix_residence_person_kind", "person_id", "kind", "valid_to"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    kind: Mapped[ResidenceKind] = mapped_column(_enum(ResidenceKind, "residence_kind"))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"), index=True)
+    address_line: Mapped[str] = mapped_column(String(200), default="")
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"))
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    valid_to: Mapped[dt.date | None] = mapped_column(Date)
+    # Temporary residence is registered for a fixed term.
+    expires_on: Mapped[dt.date | None] = mapped_column(Date)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("registry_event.id"))
+
+    person: Mapped[Person] = relationship(back_populates="residences")
+
+
+class RegistryEvent(Base):
+    """An act that changed the register: who did what, when, with what effect.
+
+    ``changes`` holds ``{field: [before, after]}`` so that a record can be
+    rewound to any past date.
+    """
+
+    __tablename__ = "registry_event"
+    __table_args__ = (Index("ix_registry_event_person", "person_id", "recorded_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    effective_on: Mapped[dt.date] = mapped_column(Date)
+    recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(60))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    changes: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class ImportJob(Base):
+    """Progress of one import file, so that a killed import resumes."""
+
+    __tablename__ = "import_job"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    file_name: Mapped[str] = mapped_column(String(400))
+    lines_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_loaded: Mapped[int] = mapped_column(BigInteger, default=0)
+    rows_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    finished: Mapped[bool] = mapped_column(Boolean, default=False)
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
