@@ -109,8 +109,9 @@ class Person(Base):
     # and per-commune reports without joining the residence history.
     home_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"), index=True)
     quality_issues: Mapped[str] = mapped_column(String(300), default="")
-    # Row-level idempotency key for imports: the same source row never lands twice.
-    import_key: Mapped[str | None] = mapped_column(String(32), unique=True)
+    # "<source>/<record id>" of the data set the person was loaded from: the
+    # idempotency key of imports (the same source row never lands twice).
+    source_ref: Mapped[str | None] = mapped_column(String(120), unique=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -110,7 +110,7 @@ def upgrade() -> None:
     sa.Column('status_date', sa.Date(), nullable=True),
     sa.Column('home_unit_id', sa.Integer(), nullable=True),
     sa.Column('quality_issues', sa.String(length=300), nullable=False),
-    sa.Column('import_key', sa.String(length=32), nullable=True),
+    sa.Column('source_ref', sa.String(length=120), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.ForeignKeyConstraint(['birth_registration_unit_id'], ['admin_unit.id'], name=op.f('fk_person_birth_registration_unit_id_admin_unit')),
@@ -120,7 +120,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['mother_id'], ['person.id'], name=op.f('fk_person_mother_id_person')),
     sa.ForeignKeyConstraint(['spouse_id'], ['person.id'], name=op.f('fk_person_spouse_id_person')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_person')),
-    sa.UniqueConstraint('import_key', name=op.f('uq_person_import_key'))
+    sa.UniqueConstraint('source_ref', name=op.f('uq_person_source_ref'))
     )
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.create_index('ix_person_birth', ['birth_year', 'birth_month', 'birth_day'], unique=False)
@@ -242,6 +242,9 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_residence_unit_id'), ['unit_id'], unique=False)
 
     # ### end Alembic commands ###
+    # The chain head exists from the start so that concurrent first appends
+    # contend on a row lock instead of racing to insert it.
+    op.execute("INSERT INTO audit_chain_head (id, seq, mac) VALUES (1, 0, '" + "0" * 64 + "')")
 
 
 def downgrade() -> None:

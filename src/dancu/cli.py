@@ -1,0 +1,27 @@
+"""The `dancu` command line: a thin layer over each domain's service functions.
+
+Each domain contributes its own Typer sub-app; this module only assembles them.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from dancu import migrate
+from dancu.accounts.cli import app as user_app
+
+app = typer.Typer(help="dancu: population database, identity and public services.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema and data migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(user_app, name="user")
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Alembic revision to upgrade to.")) -> None:
+    """Create or upgrade the schema and load reference data (administrative units)."""
+    migrate.upgrade(revision=revision)
+    typer.echo("database is up to date")
+
+
+if __name__ == "__main__":
+    app()
