@@ -1,0 +1,168 @@
+"""Session secret, CSRF tokens and security headers for the web application.
+
+The session cookie is the ambient credential a hostile page could ride on, so
+every state-changing request that relies on it must also prove it came from
+one of our own pages: a per-session token, sent in the hidden form field
+``csrf_token`` or (HTMX, fetch) in the ``X-CSRF-Token`` header.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+from pathlib import Path
+from urllib.parse import parse_qs
+
+from starlette.requests import HTTPConnection
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+
+CONTENT_SECURITY_POLICY = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+    "object-src 'none'",
+])
+SECURITY_HEADERS = [
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+def load_session_secret(path: Path) -> str:
+    """The cookie-signing secret, created on first start (0600) next to the master key."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+    return path.read_text().strip()
+
+
+def csrf_token(conn: HTTPConnection) -> str:
+    token = conn.session.get("csrf")
+    if not token:
+        token = conn.session["csrf"] = secrets.token_urlsafe(32)
+    return token
+
+
+def rotate_csrf_token(conn: HTTPConnection) -> None:
+    conn.session["csrf"] = secrets.token_urlsafe(32)
+
+
+def csrf_valid(conn: HTTPConnection, presented: str | None) -> bool:
+    expected = conn.session.get("csrf")
+    return bool(expected and presented) and hmac.compare_digest(expected, presented)
+
+
+class CSRFMiddleware:
+    """Rejects unsafe page requests (everything outside /api/) without a valid token.
+
+    API requests authenticate with a bearer token, which a hostile page cannot
+    send; the API's cookie fallback checks the header in ``deps.api_actor``.
+    Runs inside SessionMiddleware. Form bodies are read here and replayed to
+    the application unchanged.
+    """
+
+    def __init__(self, app: ASGIApp, api_prefix: str = "/api/") -> None:
+        self.app = app
+        self.api_prefix = api_prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["method"] in SAFE_METHODS
+                or scope["path"].startswith(self.api_prefix)):
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        presented = conn.headers.get(CSRF_HEADER)
+        messages: list[Message] = []
+        if presented is None:
+            body, messages = await _read_body(receive)
+            presented = _form_field(conn.headers.get("content-type", ""), body, CSRF_FIELD)
+        if not csrf_valid(conn, presented):
+            response = PlainTextResponse("CSRF token missing or invalid; reload the page and try again.",
+                                         status_code=403)
+            await response(scope, receive, send)
+            return
+        await self.app(scope, _replay(messages, receive) if messages else receive, send)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, list[Message]]:
+    messages: list[Message] = []
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks), messages
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        return pending.pop(0) if pending else await receive()
+
+    return replay
+
+
+def _form_field(content_type: str, body: bytes, name: str) -> str | None:
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        values = parse_qs(body.decode("latin-1"), keep_blank_values=True).get(name)
+        return values[0] if values else None
+    if media_type == "multipart/form-data":
+        return _multipart_field(content_type, body, name)
+    return None
+
+
+def _multipart_field(content_type: str, body: bytes, name: str) -> str | None:
+    boundary = next((part.split("=", 1)[1].strip('"') for part in content_type.split(";")[1:]
+                     if part.strip().startswith("boundary=")), None)
+    if not boundary:
+        return None
+    marker = f'name="{name}"'.encode()
+    for part in body.split(b"--" + boundary.encode()):
+        head, _, value = part.partition(b"\r\n\r\n")
+        if marker in head and b"filename=" not in head:
+            return value.removesuffix(b"\r\n").decode("utf-8", "replace")
+    return None
+
+
+class SecurityHeadersMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [
+                    (name, value) for name, value in SECURITY_HEADERS if name not in present
+                ]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
