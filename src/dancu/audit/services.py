@@ -47,33 +47,46 @@ class PurposeRequired(ValueError):
     pass
 
 
-def record_access(
+def record_accesses(
     session: Session,
     actor: Actor,
     action: str,
     subject_type: str,
-    subject_id: str | int,
+    subject_ids: list[str | int],
     purpose: str,
     detail: str = "",
-) -> AccessLogEntry:
-    """Append one entry. Runs in the caller's transaction, so the read and its
-    log entry commit together or not at all."""
+) -> list[AccessLogEntry]:
+    """Append one entry per subject under a single lock of the chain head.
+
+    Runs in the caller's transaction, so a read and its log entries commit
+    together or not at all. Even an empty read needs a purpose.
+    """
     purpose = (purpose or "").strip()
     if len(purpose) < 3:
         raise PurposeRequired("a purpose (at least 3 characters) is required to read personal data")
+    if not subject_ids:
+        return []
     head = session.scalar(select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update())
     at = dt.datetime.now(dt.UTC)
-    seq = head.seq + 1
-    entry = AccessLogEntry(
-        seq=seq, at=at, actor=actor.username, action=action, subject_type=subject_type,
-        subject_id=str(subject_id), purpose=purpose[:300], detail=detail[:1000], prev_mac=head.mac,
-    )
-    entry.mac = _mac(head.mac, seq, at, entry.actor, action, subject_type, entry.subject_id, entry.purpose,
-                     entry.detail)
-    head.seq, head.mac = seq, entry.mac
-    session.add(entry)
+    entries = []
+    for subject_id in subject_ids:
+        seq = head.seq + 1
+        entry = AccessLogEntry(
+            seq=seq, at=at, actor=actor.username, action=action, subject_type=subject_type,
+            subject_id=str(subject_id), purpose=purpose[:300], detail=detail[:1000], prev_mac=head.mac,
+        )
+        entry.mac = _mac(head.mac, seq, at, entry.actor, action, subject_type, entry.subject_id, entry.purpose,
+                         entry.detail)
+        head.seq, head.mac = seq, entry.mac
+        entries.append(entry)
+    session.add_all(entries)
     session.flush()
-    return entry
+    return entries
+
+
+def record_access(session: Session, actor: Actor, action: str, subject_type: str, subject_id: str | int,
+                  purpose: str, detail: str = "") -> AccessLogEntry:
+    return record_accesses(session, actor, action, subject_type, [subject_id], purpose, detail)[0]
 
 
 @dataclass(frozen=True)

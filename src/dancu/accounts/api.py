@@ -1,0 +1,42 @@
+"""Token issuance for API clients (/api/v1/auth)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException
+from pydantic import BaseModel, Field
+
+from dancu.accounts import services
+from dancu.web.deps import ApiActor, DbSession
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+
+class Credentials(BaseModel):
+    username: str = Field(min_length=1, max_length=60)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int = int(services.TOKEN_LIFETIME.total_seconds())
+
+
+class Me(BaseModel):
+    username: str
+    role: str
+    scope_unit_id: int | None
+
+
+@router.post("/token", response_model=TokenResponse, summary="Exchange username and password for a bearer token")
+def token(session: DbSession, credentials: Credentials) -> TokenResponse:
+    try:
+        actor = services.authenticate(session, credentials.username, credentials.password)
+    except services.AuthError as exc:
+        raise HTTPException(401, str(exc)) from None
+    return TokenResponse(access_token=services.issue_token(session, actor))
+
+
+@router.get("/me", response_model=Me, summary="Who the token belongs to")
+def me(actor: ApiActor) -> Me:
+    return Me(username=actor.username, role=actor.role.value, scope_unit_id=actor.scope_unit_id)

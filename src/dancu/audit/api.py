@@ -1,0 +1,61 @@
+"""Access-log API for auditors (/api/v1/audit)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from dancu.audit import services
+from dancu.web.deps import ApiActor, DbSession
+from dancu.web.errors import service_errors
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+class Entry(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    seq: int
+    at: dt.datetime
+    actor: str
+    action: str
+    subject_type: str
+    subject_id: str
+    purpose: str
+    detail: str
+
+
+class Break(BaseModel):
+    seq: int
+    reason: str
+
+
+class Verification(BaseModel):
+    ok: bool
+    entries_checked: int
+    breaks: list[Break]
+
+
+@router.get("/entries", response_model=list[Entry], summary="Access-log entries, newest first")
+def entries(session: DbSession, actor: ApiActor,
+            subject_id: Annotated[str | None, Query(max_length=64)] = None,
+            limit: Annotated[int, Query(ge=1, le=500)] = 50,
+            offset: Annotated[int, Query(ge=0)] = 0) -> list[Entry]:
+    with service_errors():
+        if subject_id:
+            rows = services.entries_for_subject(session, actor, "person", subject_id, limit, offset)
+        else:
+            rows = services.recent_entries(session, actor, limit, offset)
+    return [Entry.model_validate(row) for row in rows]
+
+
+@router.get("/verify", response_model=Verification, summary="Check the hash chain of the access log")
+def verify(session: DbSession, actor: ApiActor) -> Verification:
+    with service_errors():
+        actor.require(services.Role.AUDITOR, services.Role.ADMIN)
+        result = services.verify_chain(session)
+    return Verification(ok=result.ok, entries_checked=result.entries_checked,
+                        breaks=[Break(seq=b.seq, reason=b.reason) for b in result.breaks])

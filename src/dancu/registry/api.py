@@ -1,0 +1,124 @@
+"""REST API of the population register (/api/v1)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel
+
+from dancu.registry import services
+from dancu.registry.schemas import (
+    BirthRegistration,
+    CorrectionInput,
+    DeathInput,
+    HouseholdView,
+    PermanentResidenceInput,
+    PersonDetail,
+    PersonQuery,
+    PersonRegistration,
+    QualityReport,
+    SearchPage,
+    TemporaryResidenceInput,
+)
+from dancu.web.deps import ApiActor, DbSession
+from dancu.web.errors import service_errors
+
+router = APIRouter(prefix="/api/v1", tags=["registry"])
+
+PurposeParam = Annotated[
+    str,
+    Query(min_length=3, max_length=300, description="Why the data is read; written to the access log"),
+]
+
+
+class Created(BaseModel):
+    id: int
+
+
+class Changes(BaseModel):
+    changes: dict[str, list]
+
+
+@router.get("/persons", response_model=SearchPage, summary="Search persons by name, PIN, birth date, commune")
+def search_persons(session: DbSession, actor: ApiActor, purpose: PurposeParam,
+                   query: Annotated[PersonQuery, Depends()]) -> SearchPage:
+    with service_errors():
+        return services.search_persons(session, actor, query, purpose)
+
+
+@router.get("/persons/{person_id}", response_model=PersonDetail, summary="A person's record, now or as of a date")
+def get_person(session: DbSession, actor: ApiActor, person_id: int, purpose: PurposeParam,
+               as_of: dt.date | None = None) -> PersonDetail:
+    with service_errors():
+        return services.get_person(session, actor, person_id, purpose, as_of)
+
+
+@router.post("/persons", response_model=Created, status_code=201,
+             summary="Register a person not yet in the register (naturalized, born abroad, omitted)")
+def register_person(session: DbSession, actor: ApiActor, data: PersonRegistration) -> Created:
+    with service_errors():
+        return Created(id=services.register_person(session, actor, data))
+
+
+@router.patch("/persons/{person_id}", response_model=Changes, summary="Correct recorded data, with a reason")
+def correct_person(session: DbSession, actor: ApiActor, person_id: int, data: CorrectionInput) -> Changes:
+    with service_errors():
+        return Changes(changes=services.correct_person(session, actor, person_id, data))
+
+
+@router.post("/births", response_model=Created, status_code=201, summary="Register a birth")
+def register_birth(session: DbSession, actor: ApiActor, data: BirthRegistration) -> Created:
+    with service_errors():
+        return Created(id=services.register_birth(session, actor, data))
+
+
+@router.post("/persons/{person_id}/permanent-residence", status_code=204,
+             summary="Register permanent residence for a person who has none")
+def register_permanent_residence(session: DbSession, actor: ApiActor, person_id: int,
+                                 data: PermanentResidenceInput) -> None:
+    with service_errors():
+        services.register_permanent_residence(session, actor, person_id, data)
+
+
+@router.post("/persons/{person_id}/moves", status_code=204, summary="Move permanent residence")
+def move(session: DbSession, actor: ApiActor, person_id: int, data: PermanentResidenceInput) -> None:
+    with service_errors():
+        services.move_permanent_residence(session, actor, person_id, data)
+
+
+@router.post("/persons/{person_id}/temporary-residence", status_code=204,
+             summary="Register temporary residence with an end date")
+def register_temporary_residence(session: DbSession, actor: ApiActor, person_id: int,
+                                 data: TemporaryResidenceInput) -> None:
+    with service_errors():
+        services.register_temporary_residence(session, actor, person_id, data)
+
+
+@router.post("/persons/{person_id}/death", status_code=204, summary="Record a death")
+def record_death(session: DbSession, actor: ApiActor, person_id: int, data: DeathInput) -> None:
+    with service_errors():
+        services.record_death(session, actor, person_id, data)
+
+
+@router.get("/households/{household_id}", response_model=HouseholdView, summary="A household and its members")
+def get_household(session: DbSession, actor: ApiActor, household_id: int, purpose: PurposeParam) -> HouseholdView:
+    with service_errors():
+        return services.get_household(session, actor, household_id, purpose)
+
+
+@router.get("/quality/report", response_model=QualityReport, summary="Data quality per commune")
+def quality_report(session: DbSession, actor: ApiActor,
+                   province_code: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None) -> QualityReport:
+    with service_errors():
+        return services.quality_report(session, actor, province_code)
+
+
+@router.get("/quality/failing", response_model=SearchPage, summary="Persons failing one quality rule")
+def persons_failing(session: DbSession, actor: ApiActor, rule: str, purpose: PurposeParam,
+                    unit_id: Annotated[int | None, Query(ge=1)] = None,
+                    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+                    page_size: Annotated[int, Query(ge=1, le=100)] = 20) -> SearchPage:
+    with service_errors():
+        return services.persons_failing(session, actor, rule, unit_id, purpose, page, page_size)

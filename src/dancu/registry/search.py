@@ -1,0 +1,76 @@
+"""Person search behind one interface, with a backend per database.
+
+PostgreSQL: trigram similarity (pg_trgm) on the folded name, folded in SQL by
+``dancu_fold`` (unaccent). SQLite: an FTS5 index of the folded name. Both find
+"Nguyễn Văn An" from "nguyen van an" and rank an exact (accented) match first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, case, func, literal, select, text
+from sqlalchemy.orm import Session
+
+from dancu.db import is_postgres
+from dancu.registry.models import Person
+from dancu.text import fold, normalize
+
+# Above this similarity a name counts as a match: tolerant of one typo in a
+# three-word name, strict enough that "Nguyễn Văn X" does not match every Nguyễn Văn.
+TRIGRAM_THRESHOLD = 0.6
+
+
+@dataclass(frozen=True)
+class NameMatch:
+    """Which persons match a name query, and in what order."""
+
+    condition: object
+    order_by: list
+
+
+def _ranking(raw: str, folded: str) -> list:
+    return [
+        case((Person.full_name == raw, 0), else_=1),
+        case((Person.name_folded == folded, 0), else_=1),
+    ]
+
+
+def _postgres_match(session: Session, raw: str, folded: str) -> NameMatch:
+    session.execute(text("SET LOCAL pg_trgm.similarity_threshold = :t"), {"t": TRIGRAM_THRESHOLD})
+    folded_query = func.dancu_fold(literal(raw))
+    condition = (Person.name_folded == folded_query) | Person.name_folded.op("%")(folded_query) | (
+        Person.name_folded.like(func.concat(folded_query, literal(" %")))
+    )
+    return NameMatch(condition, _ranking(raw, folded) + [func.similarity(Person.name_folded, folded_query).desc()])
+
+
+def _fts_expression(folded: str) -> str:
+    # Every word must occur; the last one may be a prefix (type-ahead). Words
+    # are quoted so that FTS5 operators typed by a user are taken literally.
+    words = [w.replace('"', "") for w in folded.split() if w.replace('"', "")]
+    if not words:
+        return '""'
+    quoted = [f'"{w}"' for w in words]
+    quoted[-1] += "*"
+    return " AND ".join(quoted)
+
+
+def _sqlite_match(raw: str, folded: str) -> NameMatch:
+    matching = text("SELECT rowid FROM person_fts WHERE person_fts MATCH :expr").bindparams(
+        expr=_fts_expression(folded)
+    )
+    return NameMatch(Person.id.in_(matching.columns()), _ranking(raw, folded) + [Person.full_name])
+
+
+def name_match(session: Session, query_text: str) -> NameMatch:
+    raw = normalize(query_text)
+    folded = fold(raw)
+    if is_postgres(session):
+        return _postgres_match(session, raw, folded)
+    return _sqlite_match(raw, folded)
+
+
+def apply_name_match(session: Session, query: Select, query_text: str) -> tuple[Select, list]:
+    match = name_match(session, query_text)
+    return query.where(match.condition), match.order_by
