@@ -30,9 +30,9 @@ class PartialDate(NamedTuple):
 
     def impossibility(self) -> str | None:
         if self.year is None:
-            return "day or month without a year" if (self.month or self.day) else None
+            return "day or month without a year" if (self.month, self.day) != (None, None) else None
         if self.month is None:
-            return "day without a month" if self.day else None
+            return "day without a month" if self.day is not None else None
         if not 1 <= self.month <= 12:
             return f"month {self.month} does not exist"
         if self.day is not None and not 1 <= self.day <= calendar.monthrange(self.year, self.month)[1]:

@@ -1,0 +1,24 @@
+"""`dancu audit ...`."""
+
+from __future__ import annotations
+
+import typer
+
+from dancu.audit import services
+from dancu.db import session_scope
+
+app = typer.Typer(help="The tamper-evident access log.", no_args_is_help=True)
+
+
+@app.command("verify")
+def verify() -> None:
+    """Check the HMAC hash chain; exit 1 if any entry was altered, inserted or deleted."""
+    with session_scope() as session:
+        result = services.verify_chain(session)
+    if result.ok:
+        typer.echo(f"access log intact: {result.entries_checked} entries verified")
+        return
+    for chain_break in result.breaks:
+        typer.echo(f"BROKEN at entry {chain_break.seq}: {chain_break.reason}", err=True)
+    typer.echo(f"access log TAMPERED: {len(result.breaks)} break(s) in {result.entries_checked} entries", err=True)
+    raise typer.Exit(1)
