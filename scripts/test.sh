@@ -10,6 +10,7 @@
 #   DANCU_TEST_BACKENDS      "sqlite postgresql" (default) or just one of them
 #   DANCU_TEST_DATABASE_URL  use this PostgreSQL instead of setting up the local cluster
 #   DANCU_TEST_PG_PASSWORD   password of the local `dancu` role (default: dancu)
+#   DANCU_TEST_PG_CLUSTER    local cluster to use/create, of the newest installed version (default: main)
 #   DANCU_TEST_WORKERS       pytest-xdist workers (default: number of CPUs, max 4; 1 = no xdist)
 #   DANCU_CHROMIUM           browser used by the browser tests (default: /usr/bin/chromium)
 #   DANCU_SKIP_APT=1         do not install Debian packages
@@ -44,25 +45,25 @@ ensure_venv test,bench
 
 # --- 2. PostgreSQL: start the local cluster, create role and database ---------
 pg_local_url() {
-    local ver port status password
+    local ver port status password cluster=${DANCU_TEST_PG_CLUSTER:-main}
     ver=$(find /usr/lib/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' 2>/dev/null | sort -V | tail -n1)
     [[ -n $ver ]] || die "PostgreSQL is not installed (nothing in /usr/lib/postgresql)"
-    if [[ -z $(pg_lsclusters -h | awk -v v="$ver" '$1 == v && $2 == "main"') ]]; then
-        log "creating PostgreSQL $ver cluster 'main'"
-        as_root pg_createcluster --locale=C.UTF-8 "$ver" main >&2
+    if [[ -z $(pg_lsclusters -h | awk -v v="$ver" -v c="$cluster" '$1 == v && $2 == c') ]]; then
+        log "creating PostgreSQL $ver cluster '$cluster'"
+        as_root pg_createcluster --locale=C.UTF-8 "$ver" "$cluster" >&2
     fi
-    status=$(pg_lsclusters -h | awk -v v="$ver" '$1 == v && $2 == "main" {print $4}')
+    status=$(pg_lsclusters -h | awk -v v="$ver" -v c="$cluster" '$1 == v && $2 == c {print $4}')
     if [[ $status != online* ]]; then
-        log "starting PostgreSQL $ver/main"
-        as_root pg_ctlcluster "$ver" main start >&2 || true  # tolerate "already running"
+        log "starting PostgreSQL $ver/$cluster"
+        as_root pg_ctlcluster "$ver" "$cluster" start >&2 || true  # tolerate "already running"
     fi
-    port=$(pg_lsclusters -h | awk -v v="$ver" '$1 == v && $2 == "main" {print $3}')
+    port=$(pg_lsclusters -h | awk -v v="$ver" -v c="$cluster" '$1 == v && $2 == c {print $3}')
     for _ in $(seq 1 30); do
         pg_isready -q -h localhost -p "$port" && break
         sleep 1
     done
     pg_isready -q -h localhost -p "$port" ||
-        die "PostgreSQL $ver/main does not accept connections on port $port (see /var/log/postgresql/)"
+        die "PostgreSQL $ver/$cluster does not accept connections on port $port (see /var/log/postgresql/)"
 
     password=${DANCU_TEST_PG_PASSWORD:-dancu}
     # Idempotent: creates the role and the database only if missing, always
@@ -77,9 +78,9 @@ SQL
     local encoding
     encoding=$(cd / && as_postgres psql -X -At -p "$port" -d postgres \
         -c "SELECT pg_encoding_to_char(encoding) FROM pg_database WHERE datname = 'template1'")
-    [[ $encoding == UTF8 ]] || log "warning: template1 of PostgreSQL $ver/main is $encoding, not UTF8;" \
-        "Vietnamese text needs a UTF8 cluster (recreate it: pg_dropcluster $ver main --stop;" \
-        "pg_createcluster --locale=C.UTF-8 $ver main)"
+    [[ $encoding == UTF8 ]] || log "warning: template1 of PostgreSQL $ver/$cluster is $encoding, not UTF8;" \
+        "Vietnamese text needs a UTF8 cluster (recreate it: pg_dropcluster $ver $cluster --stop;" \
+        "pg_createcluster --locale=C.UTF-8 $ver $cluster)"
     printf 'postgresql://dancu:%s@localhost:%s/dancu_test\n' \
         "$(.venv/bin/python -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$password")" \
         "$port"
