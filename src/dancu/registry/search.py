@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Select, case, func, literal, select, text
+from sqlalchemy import Integer, Select, case, column, func, literal, text
 from sqlalchemy.orm import Session
 
 from dancu.db import is_postgres
@@ -37,7 +37,9 @@ def _ranking(raw: str, folded: str) -> list:
 
 
 def _postgres_match(session: Session, raw: str, folded: str) -> NameMatch:
-    session.execute(text("SET LOCAL pg_trgm.similarity_threshold = :t"), {"t": TRIGRAM_THRESHOLD})
+    session.execute(
+        text("SELECT set_config('pg_trgm.similarity_threshold', :t, true)"), {"t": str(TRIGRAM_THRESHOLD)}
+    )
     folded_query = func.dancu_fold(literal(raw))
     condition = (Person.name_folded == folded_query) | Person.name_folded.op("%")(folded_query) | (
         Person.name_folded.like(func.concat(folded_query, literal(" %")))
@@ -59,8 +61,8 @@ def _fts_expression(folded: str) -> str:
 def _sqlite_match(raw: str, folded: str) -> NameMatch:
     matching = text("SELECT rowid FROM person_fts WHERE person_fts MATCH :expr").bindparams(
         expr=_fts_expression(folded)
-    )
-    return NameMatch(Person.id.in_(matching.columns()), _ranking(raw, folded) + [Person.full_name])
+    ).columns(column("rowid", Integer))
+    return NameMatch(Person.id.in_(matching), _ranking(raw, folded) + [Person.full_name])
 
 
 def name_match(session: Session, query_text: str) -> NameMatch:
