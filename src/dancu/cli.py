@@ -11,6 +11,7 @@ from dancu import migrate
 from dancu.accounts.cli import app as user_app
 from dancu.audit.cli import app as audit_app
 from dancu.registry.cli import person_app, quality_app
+from dancu.units.cli import app as units_app
 
 app = typer.Typer(help="dancu: population database, identity and public services.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema and data migrations.", no_args_is_help=True)
@@ -19,6 +20,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(person_app, name="person")
 app.add_typer(quality_app, name="quality")
 app.add_typer(audit_app, name="audit")
+app.add_typer(units_app, name="address")
 
 
 @db_app.command("upgrade")
