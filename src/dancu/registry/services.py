@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Iterable
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from dancu.accounts.services import Actor, PermissionDenied, Role
 from dancu.audit.services import record_access, record_accesses
@@ -138,6 +138,13 @@ def _label(session: Session, unit_id: int | None) -> str:
     return units.unit_label(session, unit_id) if unit_id else ""
 
 
+# Lists show only these; loading no more also spares decrypting sensitive fields.
+_SUMMARY_COLUMNS = load_only(
+    Person.id, Person.pin, Person.full_name, Person.birth_year, Person.birth_month, Person.birth_day, Person.sex,
+    Person.home_unit_id, Person.status, Person.quality_issues,
+)
+
+
 def _summary(session: Session, person: Person) -> PersonSummary:
     return PersonSummary(
         id=person.id, pin=person.pin, full_name=person.full_name, birth_date=_birth_display(person), sex=person.sex,
@@ -148,7 +155,7 @@ def _summary(session: Session, person: Person) -> PersonSummary:
 
 def search_persons(session: Session, actor: Actor, query: PersonQuery, purpose: str) -> SearchPage:
     actor.require(*READERS)
-    stmt = select(Person)
+    stmt = select(Person).options(_SUMMARY_COLUMNS)
     order: list = []
     text_query = query.text.strip()
     pin = query.pin or (text_query if text_query.isdigit() and len(text_query) == 12 else None)
@@ -655,7 +662,7 @@ def persons_failing(session: Session, actor: Actor, rule: str, unit_id: int | No
     actor.require(*READERS)
     if rule not in quality.RULES:
         raise RegistryError(f"unknown rule {rule!r}")
-    stmt = select(Person).where(or_(Person.quality_issues == rule, Person.quality_issues.like(f"{rule},%"),
+    stmt = select(Person).options(_SUMMARY_COLUMNS).where(or_(Person.quality_issues == rule, Person.quality_issues.like(f"{rule},%"),
                                     Person.quality_issues.like(f"%,{rule}"), Person.quality_issues.like(f"%,{rule},%")))
     if unit_id:
         stmt = stmt.where(Person.home_unit_id.in_(units.units_within(session, unit_id)))
