@@ -78,3 +78,22 @@ def test_reader_joins_every_old_key_to_codes():
     old = {(u.level, u.code) for u in reform.old_units}
     new = {(u.level, u.code) for u in reform.new_units}
     assert all(s.old in old and s.new in new for s in reform.successions)
+
+
+def test_migration_downgrades_and_upgrades_again(database_url):
+    from alembic import command
+    from sqlalchemy import text
+
+    from dancu import db, migrate
+
+    config = migrate.alembic_config()
+    engine = db.get_engine()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM admin_unit")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM unit_scheme")).scalar() == 0
+    migrate.upgrade(engine, "0003")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM admin_unit")).scalar() == 34 + 3321 + 63 + 696 + 10035

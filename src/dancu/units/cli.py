@@ -44,7 +44,7 @@ def convert(
             others = ", ".join(u.name for u in conversion.all_candidates if u.id != conversion.new_commune.id)
             typer.echo(
                 f"note: {conversion.old_commune.name if conversion.old_commune else 'the old unit'} was split; "
-                f"this is its default successor, the street may lie in: {others}",
+                f"this is its default successor; the address may instead lie in {others}",
                 err=True,
             )
 

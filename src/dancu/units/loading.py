@@ -116,8 +116,8 @@ def insert_scheme(conn: Connection, spec: SchemeSpec) -> None:
     )
 
 
-def close_scheme(conn: Connection, code: str, valid_to: dt.date) -> None:
-    """End a scheme's validity: the first step of loading the reform that replaces it."""
+def close_scheme(conn: Connection, code: str, valid_to: dt.date | None) -> None:
+    """End a scheme's validity (first step of loading the reform that replaces it; None reopens it)."""
     conn.execute(
         sa.update(unit_scheme_table).where(unit_scheme_table.c.code == code).values(valid_to=valid_to)
     )

@@ -46,7 +46,8 @@ class AdminUnit(Base):
     unit_type: Mapped[str] = mapped_column(String(40))
     # accent-free, space-free key ("phuongbennghe") used for matching free text
     name_key: Mapped[str] = mapped_column(String(120))
-    parent_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    # indexed: listing a unit's children, and every delete of a unit checks them
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"), index=True)
     province_code: Mapped[str] = mapped_column(String(3), index=True)
 
     parent: Mapped[AdminUnit | None] = relationship(remote_side=[id], lazy="joined", join_depth=2)

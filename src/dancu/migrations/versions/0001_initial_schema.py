@@ -77,6 +77,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('scheme', 'level', 'code', name='uq_admin_unit_scheme_level_code')
     )
     with op.batch_alter_table('admin_unit', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_admin_unit_parent_id'), ['parent_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_admin_unit_province_code'), ['province_code'], unique=False)
         batch_op.create_index('ix_admin_unit_scheme_level_key', ['scheme', 'level', 'name_key'], unique=False)
 
@@ -289,6 +290,7 @@ def downgrade() -> None:
     with op.batch_alter_table('admin_unit', schema=None) as batch_op:
         batch_op.drop_index('ix_admin_unit_scheme_level_key')
         batch_op.drop_index(batch_op.f('ix_admin_unit_province_code'))
+        batch_op.drop_index(batch_op.f('ix_admin_unit_parent_id'))
 
     op.drop_table('admin_unit')
     op.drop_table('unit_scheme')
