@@ -24,6 +24,11 @@ def test_street_is_kept_and_accents_are_optional(session):
     assert c.old_address == "12 Nguyễn Huệ, Phường Bến Nghé, Quận 1, Thành phố Hồ Chí Minh"
 
 
+def test_abbreviated_types(session):
+    c = units.convert_address(session, "P. Bến Nghé, Q.1, TP.HCM")
+    assert c.street is None and c.new_address == "Phường Sài Gòn, Thành phố Hồ Chí Minh"
+
+
 def test_binh_duong_became_part_of_ho_chi_minh_city(session):
     c = units.convert_address(session, "Phường Phú Cường, Thủ Dầu Một, Bình Dương")
     assert c.old_province.name == "Tỉnh Bình Dương"

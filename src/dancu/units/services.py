@@ -117,14 +117,14 @@ def _parse_ref(session: Session, ref: str) -> tuple[str, str]:
     if not sep:
         return current_scheme(session), code
     if not scheme or not code:
-        raise UnitNotFound(f"malformed unit reference {ref!r}: expected CODE or SCHEME:CODE, e.g. 26734 or legacy:26740")
+        raise UnitNotFound(f"malformed unit reference {ref!r}: expected CODE or SCHEME:CODE, e.g. 26740 or legacy:26740")
     return _scheme(session, scheme), code
 
 
 def resolve_unit_ref(session: Session, ref: str) -> AdminUnit:
     """The current-scheme commune named by a reference (see docs/data-format.md).
 
-    ``"26734"`` is a commune code of the scheme in force today;
+    ``"26740"`` is a commune code of the scheme in force today;
     ``"legacy:26740"`` names a commune of another scheme and resolves to its
     default successor today.
     """
@@ -329,6 +329,17 @@ class AddressConversion:
         return ", ".join(part for part in (self.street, unit_label(old)) if part)
 
 
+# The parser leaves the type of an abbreviated ward behind as the street
+# ("P. Bến Nghé, Q.1" gives street "P"); such a street is dropped.
+_WARD_TYPE_KEYS = {"p", "phuong", "x", "xa", "tt", "thitran"}
+
+
+def _street(street: str | None) -> str | None:
+    if not street or name_key(street) in _WARD_TYPE_KEYS:
+        return None
+    return street
+
+
 def _parsed_unit(session: Session, scheme: str, level: str, code: str | None) -> AdminUnit | None:
     if not code:
         return None
@@ -408,7 +419,7 @@ def _converted(
         old_province=province,
         old_district=district,
         old_commune=commune,
-        street=street or None,
+        street=_street(street),
         new_commune=default,
         new_province=province_of(default),
         all_candidates=sorted(candidates, key=lambda u: u.code),
