@@ -11,6 +11,7 @@ from dancu import migrate
 from dancu.accounts.cli import app as user_app
 from dancu.audit.cli import app as audit_app
 from dancu.registry.cli import person_app, quality_app
+from dancu.registry.io_cli import export_command, import_command
 from dancu.units.cli import app as units_app
 
 app = typer.Typer(help="dancu: population database, identity and public services.", no_args_is_help=True)
@@ -21,6 +22,8 @@ app.add_typer(person_app, name="person")
 app.add_typer(quality_app, name="quality")
 app.add_typer(audit_app, name="audit")
 app.add_typer(units_app, name="address")
+app.command("import")(import_command)
+app.command("export")(export_command)
 
 
 @db_app.command("upgrade")

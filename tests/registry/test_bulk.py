@@ -1,0 +1,309 @@
+"""`dancu import` / `dancu export`: validation, idempotency, resumption after SIGKILL, round trip."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from dancu import db
+from dancu.cli import app
+from dancu.registry import bulk
+from dancu.registry.models import (
+    Household,
+    HouseholdMember,
+    ImportJob,
+    Person,
+    RegistryEvent,
+    Residence,
+    ResidenceKind,
+    Sex,
+)
+from dancu.registry.pin import make_pin
+from dancu.units import services as units
+
+
+@pytest.fixture
+def refs(session) -> dict:
+    """Unit references: three current communes of Hồ Chí Minh City and one legacy commune."""
+    index = units.unit_ref_index(session)
+    communes = [c.code for c in units.list_communes(session, "79")[:3]]
+    legacy = next(ref for ref in sorted(index) if ref.startswith("legacy:"))
+    return {"communes": communes, "legacy": legacy, "legacy_target": index[legacy], "index": index}
+
+
+def person_row(i: int, commune: str, **extra) -> dict:
+    """One valid row of a synthetic household of four: head, spouse and two children."""
+    household, role = divmod(i, 4)
+    sex = Sex.MALE if role in (0, 2) else Sex.FEMALE
+    year = 1960 + household % 30 if role < 2 else 1995 + household % 20
+    row = {
+        "record_id": f"r{i}", "pin": make_pin("079", year, sex, i % 999_999),
+        "family_name": "Nguyễn", "middle_name": "Văn" if sex is Sex.MALE else "Thị", "given_name": f"Ân {i}",
+        "birth_date": f"{year}-0{1 + i % 9}-1{i % 9}", "sex": sex.value, "ethnicity_code": "1",
+        "birth_registration_unit": commune, "hometown_unit": commune, "permanent_unit": commune,
+        "permanent_address": f"{household} Lê Lợi", "permanent_since": "2015-06-01",
+        "household_code": f"H{household}", "relationship_to_head": ("head", "spouse", "child", "child")[role],
+    }
+    if role == 1:
+        row["spouse_record_id"] = f"r{i - 1}"
+    if role >= 2:
+        row["father_record_id"] = f"r{household * 4}"
+        row["mother_record_id"] = f"r{household * 4 + 1}"
+    row.update(extra)
+    return row
+
+
+def write_csv(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=bulk.COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def count(session, column) -> int:
+    return session.scalar(select(func.count(column)))
+
+
+def test_valid_and_invalid_rows(session, refs, tmp_path):
+    commune = refs["communes"][0]
+    rows = [person_row(i, commune) for i in range(8)]
+    rows[0]["religion"] = "Phật giáo"
+    # valid: a PIN that disagrees with the birth year is a quality finding, not a rejection
+    rows[3]["pin"] = make_pin("079", 1950, Sex.MALE, 42)
+    bad = [
+        person_row(100, commune, pin="12345"),
+        person_row(101, commune, birth_date="2001-02-30"),
+        person_row(102, commune, sex="X"),
+        person_row(103, commune, permanent_unit="99999999"),
+        person_row(104, commune, ethnicity_code="60"),
+        person_row(105, commune, family_name="", middle_name="", given_name="", full_name=""),
+    ]
+    path = write_csv(tmp_path / "people.csv", rows[:4] + bad + rows[4:])
+
+    report = bulk.import_file(path, progress=False)
+
+    assert (report.rows_read, report.rows_loaded, report.rows_rejected) == (14, 8, 6)
+    assert report.error_report == tmp_path / "people.errors.csv"
+    with report.error_report.open(encoding="utf-8") as handle:
+        errors = list(csv.DictReader(handle))
+    assert [(e["line"], e["record_id"]) for e in errors] == [
+        ("6", "r100"), ("7", "r101"), ("8", "r102"), ("9", "r103"), ("10", "r104"), ("11", "r105")]
+    reasons = [e["reason"] for e in errors]
+    assert "must be exactly 12 digits" in reasons[0]
+    assert "day 30 does not exist in 02/2001" in reasons[1]
+    assert "sex 'X'" in reasons[2]
+    assert "permanent_unit: unknown unit reference '99999999'" in reasons[3]
+    assert "ethnicity_code '60'" in reasons[4]
+    assert "name is missing" in reasons[5]
+    assert errors[0]["raw"].startswith("r100,12345,Nguyễn")
+
+    assert count(session, Person.id) == 8
+    head = session.scalar(select(Person).where(Person.source_ref == "people/r0"))
+    assert head.full_name == "Nguyễn Văn Ân 0" and head.name_folded == "nguyen van an 0"
+    assert head.religion == "Phật giáo"
+    assert head.home_unit_id == refs["index"][commune]
+    household = session.scalar(select(Household).where(Household.code == "H0"))
+    assert household.head_person_id == head.id
+    assert count(session, Household.id) == 2
+    assert count(session, HouseholdMember.id) == 8
+    residence = session.scalar(select(Residence).where(Residence.person_id == head.id))
+    assert residence.kind is ResidenceKind.PERMANENT and residence.household_id == household.id
+    assert str(residence.valid_from) == "2015-06-01"
+    event = session.scalar(select(RegistryEvent).where(RegistryEvent.person_id == head.id))
+    assert (event.kind, event.actor, event.changes) == ("imported", "import:people", {})
+    assert residence.event_id == event.id
+    child = session.scalar(select(Person).where(Person.source_ref == "people/r2"))
+    assert (child.father_id, child.mother_id) == (head.id, session.scalar(
+        select(Person.id).where(Person.source_ref == "people/r1")))
+    mismatched = session.scalar(select(Person).where(Person.source_ref == "people/r3"))
+    assert "pin_birth_year_mismatch" in mismatched.quality_issues
+
+
+def test_cli_exit_status_and_idempotent_rerun(database_url, session, refs, tmp_path):
+    commune = refs["communes"][0]
+    path = write_csv(tmp_path / "batch1.csv", [person_row(i, commune) for i in range(6)]
+                     + [person_row(6, commune, sex="?")])
+    runner = CliRunner()
+    first = runner.invoke(app, ["import", str(path), "--quiet", "--batch-size", "4"])
+    assert first.exit_code == 1, first.output
+    assert "rejected" in first.output
+
+    again = runner.invoke(app, ["import", str(path), "--quiet"])
+    assert again.exit_code == 0
+    assert "already imported" in again.output
+
+    # Another file with overlapping rows of the same source: only the new row lands.
+    overlap = write_csv(tmp_path / "batch2.csv", [person_row(i, commune) for i in range(7)])
+    report = bulk.import_file(overlap, source="batch1", progress=False, batch_size=3)
+    assert (report.rows_loaded, report.rows_skipped_already_present) == (1, 6)
+    assert count(session, Person.id) == 7
+    assert count(session, Residence.id) == 7
+    assert count(session, Household.id) == 2
+    assert count(session, RegistryEvent.id) == 7
+
+
+def test_jsonl_partial_dates_legacy_units(session, refs, tmp_path):
+    commune = refs["communes"][1]
+    lines = [
+        json.dumps(person_row(0, commune, birth_date="1948", permanent_unit=refs["legacy"]), ensure_ascii=False),
+        json.dumps(person_row(1, commune, birth_date="1950-03", ethnicity_code=5,
+                              temporary_unit=refs["communes"][2], temporary_from="2024-01",
+                              temporary_until="2026-12"), ensure_ascii=False),
+        "{not json",
+        json.dumps(person_row(2, commune, birth_date="1990-13")),
+        "",
+        json.dumps({"record_id": "x", "colour": "blue"}),
+    ]
+    path = tmp_path / "people.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    report = bulk.import_file(path, progress=False)
+
+    assert (report.rows_loaded, report.rows_rejected) == (2, 3)
+    with report.error_report.open(encoding="utf-8") as handle:
+        errors = {row["line"]: row["reason"] for row in csv.DictReader(handle)}
+    assert errors["3"].startswith("malformed JSON")
+    assert "month 13 does not exist" in errors["4"]
+    assert "unknown keys: colour" in errors["6"]
+    first = session.scalar(select(Person).where(Person.source_ref == "people/r0"))
+    assert (first.birth_year, first.birth_month, first.birth_day) == (1948, None, None)
+    assert first.home_unit_id == refs["legacy_target"]
+    second = session.scalar(select(Person).where(Person.source_ref == "people/r1"))
+    assert (second.birth_year, second.birth_month, second.birth_day, second.ethnicity_code) == (1950, 3, None, 5)
+    temporary = session.scalar(select(Residence).where(Residence.person_id == second.id,
+                                                       Residence.kind == ResidenceKind.TEMPORARY))
+    assert (str(temporary.valid_from), str(temporary.expires_on)) == ("2024-01-01", "2026-12-31")
+
+
+def test_parent_links_resolved_across_batches(session, refs, tmp_path):
+    commune = refs["communes"][0]
+    rows = [person_row(i, commune) for i in range(12)]
+    # children first: their parents arrive in later batches
+    rows.sort(key=lambda r: r["relationship_to_head"] != "child")
+    rows.append(person_row(12, commune, father_record_id="nobody"))
+    path = write_csv(tmp_path / "families.csv", rows)
+
+    report = bulk.import_file(path, progress=False, batch_size=2)
+
+    assert report.rows_loaded == 13 and report.links_unresolved == 1
+    by_ref = dict(session.execute(select(Person.source_ref, Person.id)).all())
+    for household in range(3):
+        for child in (household * 4 + 2, household * 4 + 3):
+            person = session.get(Person, by_ref[f"families/r{child}"])
+            assert person.father_id == by_ref[f"families/r{household * 4}"]
+            assert person.mother_id == by_ref[f"families/r{household * 4 + 1}"]
+        spouse = session.get(Person, by_ref[f"families/r{household * 4 + 1}"])
+        assert spouse.spouse_id == by_ref[f"families/r{household * 4}"]
+        code = f"H{household}"
+        assert session.scalar(select(Household.head_person_id).where(Household.code == code)) == \
+            by_ref[f"families/r{household * 4}"]
+
+
+def _snapshot(path: Path) -> list[dict]:
+    """Rows of an export with the register's ids replaced by something both registers share."""
+    with path.open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    names = {row["record_id"]: row["given_name"] for row in rows}
+    for row in rows:
+        for column in ("record_id", "father_record_id", "mother_record_id", "spouse_record_id"):
+            row[column] = names.get(row[column], "")
+    return sorted(rows, key=lambda row: row["record_id"])
+
+
+def test_export_import_round_trip(session, refs, tmp_path):
+    commune = refs["communes"][0]
+    rows = [person_row(i, commune) for i in range(10)]
+    rows[0].update(religion="Công giáo", status="deceased", status_date="2020-05-01", birth_date="1940")
+    rows[5].update(temporary_unit=refs["communes"][2], temporary_address="5 Hai Bà Trưng",
+                   temporary_from="2024-02-01", temporary_until="2027-02-01", nationalities="VN;FR",
+                   citizenship_basis="naturalization", naturalized_on="2010-01-01", hometown_status="unknown",
+                   hometown_unit="")
+    bulk.import_file(write_csv(tmp_path / "origin.csv", rows), progress=False)
+    first = tmp_path / "first.csv"
+    assert bulk.export_persons(first, progress=False) == 10
+
+    # Load the export into an emptied register and export again: nothing may change.
+    for model in (HouseholdMember, Residence, RegistryEvent, Household):
+        session.execute(model.__table__.delete())
+    session.execute(Person.__table__.update().values(father_id=None, mother_id=None, spouse_id=None))
+    session.execute(Person.__table__.delete())
+    session.execute(ImportJob.__table__.delete())
+    session.commit()
+    report = bulk.import_file(first, progress=False)
+    assert (report.rows_loaded, report.rows_rejected) == (10, 0)
+    second = tmp_path / "second.jsonl"
+    assert bulk.export_persons(second, progress=False) == 10
+    again = tmp_path / "second.csv"
+    bulk.export_persons(again, progress=False)
+    assert _snapshot(first) == _snapshot(again)
+    jsonl = [json.loads(line) for line in second.read_text(encoding="utf-8").splitlines()]
+    deceased = next(row for row in jsonl if row["given_name"] == "Ân 0")
+    assert (deceased["religion"], deceased["status_date"], deceased["birth_date"]) == ("Công giáo", "2020-05-01",
+                                                                                       "1940")
+    unit_id = refs["index"][commune]
+    assert bulk.export_persons(tmp_path / "unit.csv", unit_id=unit_id, progress=False) == 10
+    assert bulk.export_persons(tmp_path / "none.csv", unit_id=refs["index"][refs["communes"][2]],
+                               progress=False) == 0
+
+
+def test_sigkill_then_resume_loads_every_row_once(database_url, session, refs, tmp_path):
+    communes = refs["communes"]
+    rows = 60_000
+    path = tmp_path / "big.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.DictWriter(out, fieldnames=bulk.COLUMNS)
+        writer.writeheader()
+        for i in range(rows):
+            writer.writerow(person_row(i, communes[i % 3], **({"sex": "?"} if i % 1000 == 999 else {})))
+    rejected = rows // 1000
+    command = [sys.executable, "-m", "dancu.cli", "import", str(path), "--batch-size", "2000", "--quiet"]
+    process = subprocess.Popen(command, env=os.environ.copy(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    lines_done = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        session.rollback()
+        lines_done = session.scalar(select(ImportJob.lines_done)) or 0
+        if lines_done >= 10_000:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, process.stdout.read().decode()
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    session.rollback()
+    partial = count(session, Person.id)
+    assert 0 < partial < rows - rejected
+
+    finish = subprocess.run(command, env=os.environ.copy(), capture_output=True, text=True, timeout=600)
+    assert finish.returncode == 1, finish.stdout + finish.stderr
+    assert "resumed after line" in finish.stdout
+
+    session.rollback()
+    assert count(session, Person.id) == rows - rejected
+    assert session.scalar(select(func.count(func.distinct(Person.source_ref)))) == rows - rejected
+    assert count(session, Residence.id) == rows - rejected
+    assert count(session, HouseholdMember.id) == rows - rejected
+    assert count(session, RegistryEvent.id) == rows - rejected
+    assert count(session, Household.id) == rows // 4
+    assert session.scalar(select(func.count()).select_from(Household).where(Household.head_person_id.is_(None))) == 0
+    children_without_father = session.scalar(select(func.count()).select_from(Person).where(
+        Person.source_ref.like("big/%"), Person.father_id.is_(None),
+        Person.id.in_(select(HouseholdMember.person_id).where(HouseholdMember.relationship_to_head == "child"))))
+    # each rejected row is a head (i % 4 == 3 is a child; 999 % 4 == 3), so every father is present
+    assert children_without_father == 0
+    job = session.scalar(select(ImportJob))
+    assert job.finished and job.rows_loaded == rows - rejected and job.rows_rejected == rejected
+    with (tmp_path / "big.errors.csv").open(encoding="utf-8") as handle:
+        reported = [row["record_id"] for row in csv.DictReader(handle)]
+    assert sorted(reported) == sorted(f"r{i}" for i in range(999, rows, 1000))
+    db.reset_caches()
