@@ -13,6 +13,7 @@ from dancu.audit.cli import app as audit_app
 from dancu.registry.cli import person_app, quality_app
 from dancu.registry.io_cli import export_command, import_command
 from dancu.units.cli import app as units_app
+from dancu.web.cli import serve
 
 app = typer.Typer(help="dancu: population database, identity and public services.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema and data migrations.", no_args_is_help=True)
@@ -24,6 +25,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(units_app, name="address")
 app.command("import")(import_command)
 app.command("export")(export_command)
+app.command("serve")(serve)
 
 
 @db_app.command("upgrade")
