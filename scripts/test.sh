@@ -12,6 +12,7 @@
 #   DANCU_TEST_PG_PASSWORD   password of the local `dancu` role (default: dancu)
 #   DANCU_TEST_PG_CLUSTER    local cluster to use/create, of the newest installed version (default: main)
 #   DANCU_TEST_WORKERS       pytest-xdist workers (default: number of CPUs, max 4; 1 = no xdist)
+#   DANCU_TEST_TIMEOUT       seconds allowed for each pytest run (default: 2100)
 #   DANCU_CHROMIUM           browser used by the browser tests (default: /usr/bin/chromium)
 #   DANCU_SKIP_APT=1         do not install Debian packages
 #   DANCU_FORCE_INSTALL=1    re-run `pip install -e .[test,bench]` even if pyproject.toml is unchanged
@@ -101,6 +102,7 @@ workers=${DANCU_TEST_WORKERS:-$(nproc)}
 xdist=()
 ((workers > 1)) && xdist=(-n "$workers")
 
+run_timeout=${DANCU_TEST_TIMEOUT:-2100}
 declare -A result duration
 overall=0
 for backend in $backends; do
@@ -113,11 +115,14 @@ for backend in $backends; do
     esac
     start=$SECONDS
     rc=0
-    env "${env_args[@]}" .venv/bin/python -m pytest "${xdist[@]}" "$@" || rc=$?
+    # A hung test must fail the run, not eat the CI job's time budget.
+    timeout --kill-after=30 "$run_timeout" \
+        env "${env_args[@]}" .venv/bin/python -m pytest "${xdist[@]}" "$@" || rc=$?
     duration[$backend]=$((SECONDS - start))
     case $rc in
         0) result[$backend]=passed ;;
         5) result[$backend]="FAILED: no tests collected (pytest exit 5)" ;;
+        124 | 137) result[$backend]="FAILED: timed out after ${run_timeout}s" ;;
         *) result[$backend]="FAILED (pytest exit $rc)" ;;
     esac
     ((rc != 0 && overall == 0)) && overall=$rc
