@@ -24,6 +24,12 @@ NAMING_CONVENTION = {
 }
 
 
+# Bounds of the id columns (BIGINT for persons and their records, INTEGER for
+# reference tables such as units): ids outside them can name nothing.
+MAX_ID = 2**63 - 1
+MAX_UNIT_ID = 2**31 - 1
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 

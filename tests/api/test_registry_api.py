@@ -1,5 +1,7 @@
 import datetime as dt
 
+from dancu.registry.models import Sex
+from dancu.registry.pin import make_pin
 from dancu.units import services as units
 
 PURPOSE = {"purpose": "xác minh thông tin cư trú"}
@@ -9,6 +11,7 @@ def _register(client, headers, session, given="An", middle="Văn", family="Nguy�
     commune = units.list_communes(session, "79")[0]
     response = client.post("/api/v1/persons", headers=headers, json={
         "family_name": family, "middle_name": middle, "given_name": given, "birth_date": birth, "sex": "M",
+        "pin": make_pin("079", int(birth[:4]), Sex.MALE, 1),
         "ethnicity_code": 1, "birth_registration_unit_id": commune.id, "hometown_unit_id": commune.id,
     })
     assert response.status_code == 201, response.text

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from dancu.audit import services
 from dancu.web.deps import ApiActor, DbSession
 from dancu.web.errors import service_errors
+from dancu.web.params import Offset
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
@@ -43,7 +44,7 @@ class Verification(BaseModel):
 def entries(session: DbSession, actor: ApiActor,
             subject_id: Annotated[str | None, Query(max_length=64)] = None,
             limit: Annotated[int, Query(ge=1, le=500)] = 50,
-            offset: Annotated[int, Query(ge=0)] = 0) -> list[Entry]:
+            offset: Offset = 0) -> list[Entry]:
     with service_errors():
         if subject_id:
             rows = services.entries_for_subject(session, actor, "person", subject_id, limit, offset)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from dancu.registry import services
@@ -24,6 +24,7 @@ from dancu.registry.schemas import (
 )
 from dancu.web.deps import ApiActor, DbSession
 from dancu.web.errors import service_errors
+from dancu.web.params import IdPath, UnitIdQuery
 
 router = APIRouter(prefix="/api/v1", tags=["registry"])
 
@@ -43,13 +44,13 @@ class Changes(BaseModel):
 
 @router.get("/persons", response_model=SearchPage, summary="Search persons by name, PIN, birth date, commune")
 def search_persons(session: DbSession, actor: ApiActor, purpose: PurposeParam,
-                   query: Annotated[PersonQuery, Depends()]) -> SearchPage:
+                   query: Annotated[PersonQuery, Query()]) -> SearchPage:
     with service_errors():
         return services.search_persons(session, actor, query, purpose)
 
 
 @router.get("/persons/{person_id}", response_model=PersonDetail, summary="A person's record, now or as of a date")
-def get_person(session: DbSession, actor: ApiActor, person_id: int, purpose: PurposeParam,
+def get_person(session: DbSession, actor: ApiActor, person_id: IdPath, purpose: PurposeParam,
                as_of: dt.date | None = None) -> PersonDetail:
     with service_errors():
         return services.get_person(session, actor, person_id, purpose, as_of)
@@ -63,7 +64,7 @@ def register_person(session: DbSession, actor: ApiActor, data: PersonRegistratio
 
 
 @router.patch("/persons/{person_id}", response_model=Changes, summary="Correct recorded data, with a reason")
-def correct_person(session: DbSession, actor: ApiActor, person_id: int, data: CorrectionInput) -> Changes:
+def correct_person(session: DbSession, actor: ApiActor, person_id: IdPath, data: CorrectionInput) -> Changes:
     with service_errors():
         return Changes(changes=services.correct_person(session, actor, person_id, data))
 
@@ -76,34 +77,34 @@ def register_birth(session: DbSession, actor: ApiActor, data: BirthRegistration)
 
 @router.post("/persons/{person_id}/permanent-residence", status_code=204,
              summary="Register permanent residence for a person who has none")
-def register_permanent_residence(session: DbSession, actor: ApiActor, person_id: int,
+def register_permanent_residence(session: DbSession, actor: ApiActor, person_id: IdPath,
                                  data: PermanentResidenceInput) -> None:
     with service_errors():
         services.register_permanent_residence(session, actor, person_id, data)
 
 
 @router.post("/persons/{person_id}/moves", status_code=204, summary="Move permanent residence")
-def move(session: DbSession, actor: ApiActor, person_id: int, data: PermanentResidenceInput) -> None:
+def move(session: DbSession, actor: ApiActor, person_id: IdPath, data: PermanentResidenceInput) -> None:
     with service_errors():
         services.move_permanent_residence(session, actor, person_id, data)
 
 
 @router.post("/persons/{person_id}/temporary-residence", status_code=204,
              summary="Register temporary residence with an end date")
-def register_temporary_residence(session: DbSession, actor: ApiActor, person_id: int,
+def register_temporary_residence(session: DbSession, actor: ApiActor, person_id: IdPath,
                                  data: TemporaryResidenceInput) -> None:
     with service_errors():
         services.register_temporary_residence(session, actor, person_id, data)
 
 
 @router.post("/persons/{person_id}/death", status_code=204, summary="Record a death")
-def record_death(session: DbSession, actor: ApiActor, person_id: int, data: DeathInput) -> None:
+def record_death(session: DbSession, actor: ApiActor, person_id: IdPath, data: DeathInput) -> None:
     with service_errors():
         services.record_death(session, actor, person_id, data)
 
 
 @router.get("/households/{household_id}", response_model=HouseholdView, summary="A household and its members")
-def get_household(session: DbSession, actor: ApiActor, household_id: int, purpose: PurposeParam) -> HouseholdView:
+def get_household(session: DbSession, actor: ApiActor, household_id: IdPath, purpose: PurposeParam) -> HouseholdView:
     with service_errors():
         return services.get_household(session, actor, household_id, purpose)
 
@@ -117,7 +118,7 @@ def quality_report(session: DbSession, actor: ApiActor,
 
 @router.get("/quality/failing", response_model=SearchPage, summary="Persons failing one quality rule")
 def persons_failing(session: DbSession, actor: ApiActor, rule: str, purpose: PurposeParam,
-                    unit_id: Annotated[int | None, Query(ge=1)] = None,
+                    unit_id: UnitIdQuery = None,
                     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
                     page_size: Annotated[int, Query(ge=1, le=100)] = 20) -> SearchPage:
     with service_errors():

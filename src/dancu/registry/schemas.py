@@ -11,10 +11,13 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from dancu.db import MAX_ID, MAX_UNIT_ID
 from dancu.registry.dates import PartialDate
 from dancu.registry.models import CitizenshipBasis, PlaceStatus, Sex, VitalStatus
 from dancu.registry.reference import HOUSEHOLD_RELATIONSHIPS
 
+RecordId = Annotated[int, Field(ge=1, le=MAX_ID)]
+UnitId = Annotated[int, Field(ge=1, le=MAX_UNIT_ID)]
 NamePart = Annotated[str, StringConstraints(strip_whitespace=True, max_length=60)]
 Purpose = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=300)]
 
@@ -33,11 +36,14 @@ def _check_partial(value: str | None) -> str | None:
 
 
 class PersonQuery(_Input):
+    # Sent as query parameters next to others (purpose), so extra keys are ignored.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
     text: str = Field("", max_length=200, description="Name (with or without diacritics) or a 12-digit PIN")
     pin: str | None = Field(None, pattern=r"^\d{12}$")
     birth_year: int | None = Field(None, ge=1850, le=2300)
     birth_date: str | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD")
-    unit_id: int | None = Field(None, ge=1, description="Commune or province the person lives in")
+    unit_id: UnitId | None = Field(None, description="Commune or province the person lives in")
     page: int = Field(1, ge=1, le=10_000)
     page_size: int = Field(20, ge=1, le=100)
 
@@ -163,14 +169,14 @@ class BirthRegistration(_Input):
     given_name: NamePart = Field(min_length=1)
     birth_date: dt.date
     sex: Sex
-    birth_registration_unit_id: int = Field(ge=1)
-    mother_id: int | None = Field(None, ge=1)
-    father_id: int | None = Field(None, ge=1)
+    birth_registration_unit_id: UnitId
+    mother_id: RecordId | None = None
+    father_id: RecordId | None = None
     ethnicity_code: int = Field(1, ge=1, le=54)
     nationalities: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] = ["VN"]
-    hometown_unit_id: int | None = Field(None, ge=1, description="Defaults to the father's, else the mother's")
+    hometown_unit_id: UnitId | None = Field(None, description="Defaults to the father's, else the mother's")
     registered_on: dt.date | None = None
-    household_id: int | None = Field(None, ge=1, description="Defaults to the mother's household")
+    household_id: RecordId | None = Field(None, description="Defaults to the mother's household")
 
     @model_validator(mode="after")
     def _plausible(self) -> BirthRegistration:
@@ -182,9 +188,9 @@ class BirthRegistration(_Input):
 
 
 class PermanentResidenceInput(_Input):
-    unit_id: int = Field(ge=1)
+    unit_id: UnitId
     address_line: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    household_id: int | None = Field(None, ge=1, description="Join this household; omit to found a new one")
+    household_id: RecordId | None = Field(None, description="Join this household; omit to found a new one")
     relationship_to_head: str = "head"
     effective_on: dt.date | None = None
     reason: str = Field("", max_length=500)
@@ -198,7 +204,7 @@ class PermanentResidenceInput(_Input):
 
 
 class TemporaryResidenceInput(_Input):
-    unit_id: int = Field(ge=1)
+    unit_id: UnitId
     address_line: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     valid_from: dt.date
     expires_on: dt.date
@@ -225,13 +231,6 @@ class DeathInput(_Input):
         return value
 
 
-CORRECTABLE_FIELDS = (
-    "family_name", "middle_name", "given_name", "other_names", "birth_date", "sex", "ethnicity_code",
-    "religion", "nationalities", "pin", "birth_place_status", "birth_registration_unit_id", "birth_country",
-    "hometown_status", "hometown_unit_id", "father_id", "mother_id", "spouse_id",
-)
-
-
 class CorrectionInput(_Input):
     family_name: NamePart | None = None
     middle_name: NamePart | None = None
@@ -244,13 +243,13 @@ class CorrectionInput(_Input):
     nationalities: list[Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]] | None = None
     pin: str | None = Field(None, pattern=r"^\d{12}$")
     birth_place_status: PlaceStatus | None = None
-    birth_registration_unit_id: int | None = Field(None, ge=1)
+    birth_registration_unit_id: UnitId | None = None
     birth_country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
     hometown_status: PlaceStatus | None = None
-    hometown_unit_id: int | None = Field(None, ge=1)
-    father_id: int | None = Field(None, ge=1)
-    mother_id: int | None = Field(None, ge=1)
-    spouse_id: int | None = Field(None, ge=1)
+    hometown_unit_id: UnitId | None = None
+    father_id: RecordId | None = None
+    mother_id: RecordId | None = None
+    spouse_id: RecordId | None = None
     reason: Annotated[str, StringConstraints(min_length=3, max_length=500)]
 
     _birth = field_validator("birth_date")(_check_partial)
@@ -277,10 +276,10 @@ class PersonRegistration(_Input):
     ethnicity_code: int | None = Field(None, ge=1, le=54)
     religion: str | None = Field(None, max_length=100)
     birth_place_status: PlaceStatus = PlaceStatus.KNOWN
-    birth_registration_unit_id: int | None = Field(None, ge=1)
+    birth_registration_unit_id: UnitId | None = None
     birth_country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
     hometown_status: PlaceStatus = PlaceStatus.KNOWN
-    hometown_unit_id: int | None = Field(None, ge=1)
+    hometown_unit_id: UnitId | None = None
     reason: str = Field("", max_length=500)
 
     _birth = field_validator("birth_date")(_check_partial)

@@ -10,6 +10,7 @@ from dancu.units import services
 from dancu.units.schemas import AddressConversionOut, UnitOut, UnitPage
 from dancu.web.deps import DbSession
 from dancu.web.errors import service_errors
+from dancu.web.params import Offset, UnitIdPath
 
 router = APIRouter(prefix="/api/v1", tags=["units"])
 
@@ -24,7 +25,7 @@ def list_units(
     province_code: Annotated[str | None, Query(max_length=3, description='official province code, e.g. "79"')] = None,
     q: Annotated[str | None, Query(max_length=120, description="name, with or without diacritics")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> UnitPage:
     with service_errors():
         total, units = services.query_units(
@@ -34,7 +35,7 @@ def list_units(
 
 
 @router.get("/units/{unit_id}", response_model=UnitOut, summary="One administrative unit")
-def get_unit(session: DbSession, unit_id: int) -> UnitOut:
+def get_unit(session: DbSession, unit_id: UnitIdPath) -> UnitOut:
     unit = services.get_unit(session, unit_id)
     if unit is None:
         raise HTTPException(404, f"no administrative unit with id {unit_id}")
