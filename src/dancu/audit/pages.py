@@ -35,7 +35,7 @@ def access_log(
     }, actor=actor)
 
 
-@router.post("/verify")
+@router.post("")
 def verify(request: Request, session: DbSession, actor: AuditorActor) -> HTMLResponse:
     result = verify_chain(session)
     if is_htmx(request):

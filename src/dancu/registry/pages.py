@@ -35,6 +35,7 @@ from dancu.registry.schemas import (
 from dancu.units.services import get_unit, list_provinces, unit_label
 from dancu.web.deps import DbSession, RegistrarActor
 from dancu.web.forms import FormErrors, service_message
+from dancu.web.params import IdPath, UnitIdQuery
 from dancu.web.templating import is_htmx, render, request_lang
 
 router = APIRouter(prefix="/registry", include_in_schema=False)
@@ -130,6 +131,30 @@ async def search(request: Request, session: DbSession, actor: RegistrarActor) ->
 # ---- person and household ---------------------------------------------------------------------
 
 
+def _change_value(session: Session, field: str, value: Any, lang: str) -> str | None:
+    """A recorded value as a registrar reads it: unit names rather than unit ids, words rather than codes."""
+    if value is None or value == "":
+        return None
+    if field.endswith("unit_id") and str(value).isdigit():
+        unit = get_unit(session, int(value))
+        return unit_label(unit) if unit else str(value)
+    if field == "ethnicity_code" and str(value).isdigit():
+        return ETHNIC_GROUPS.get(int(value), str(value))
+    if field in ("sex", "status"):
+        return t(f"{field}.{value}", lang)
+    if field.endswith(("_on", "_date")) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", str(value)):
+        return dt.date.fromisoformat(str(value)).strftime("%d/%m/%Y")
+    return str(value)
+
+
+def _readable_changes(session: Session, person: PersonDetail, lang: str) -> dict[int, list[tuple[str, Any, Any]]]:
+    return {
+        event.id: [(field, _change_value(session, field, before, lang), _change_value(session, field, after, lang))
+                   for field, (before, after) in event.changes.items()]
+        for event in person.events
+    }
+
+
 def _read_error(request: Request, actor: Actor, exc: Exception, status: int) -> HTMLResponse:
     message = service_message(str(exc), request_lang(request))
     return render(request, "error.html", {"status": status, "message": message}, actor=actor, status_code=status)
@@ -140,7 +165,7 @@ def person_page(
     request: Request,
     session: DbSession,
     actor: RegistrarActor,
-    person_id: int,
+    person_id: IdPath,
     purpose: Annotated[str | None, Query(max_length=300)] = None,
     as_of: Annotated[str | None, Query(max_length=10)] = None,
 ) -> HTMLResponse:
@@ -161,6 +186,7 @@ def person_page(
     return render(request, "registry/person.html", {
         "section": "search", "person": person, "purpose": stated, "as_of": as_of_date,
         "today": dt.date.today(), "flash": _take_flash(request), "rules": RULES,
+        "changes": _readable_changes(session, person, request_lang(request)),
         "has_permanent": any(r.kind == "permanent" and r.valid_to is None for r in person.residences),
     }, actor=actor)
 
@@ -170,7 +196,7 @@ def household_page(
     request: Request,
     session: DbSession,
     actor: RegistrarActor,
-    household_id: int,
+    household_id: IdPath,
     purpose: Annotated[str | None, Query(max_length=300)] = None,
 ) -> HTMLResponse:
     stated = _purpose(request, purpose)
@@ -247,7 +273,7 @@ def _action(slug: str) -> _Action:
 
 
 @router.get("/persons/{person_id}/{slug}")
-def action_form(request: Request, session: DbSession, actor: RegistrarActor, person_id: int,
+def action_form(request: Request, session: DbSession, actor: RegistrarActor, person_id: IdPath,
                 slug: str) -> HTMLResponse:
     action = _action(slug)
     try:
@@ -259,7 +285,7 @@ def action_form(request: Request, session: DbSession, actor: RegistrarActor, per
 
 
 @router.post("/persons/{person_id}/{slug}")
-async def action_submit(request: Request, session: DbSession, actor: RegistrarActor, person_id: int,
+async def action_submit(request: Request, session: DbSession, actor: RegistrarActor, person_id: IdPath,
                         slug: str):
     action = _action(slug)
     raw = await request.form()
@@ -318,26 +344,31 @@ def birth_form(request: Request, session: DbSession, actor: RegistrarActor) -> H
     return _birth_page(request, session, actor, {"ethnicity_code": "1"}, FormErrors())
 
 
-@router.post("/births")
+@router.post("/births/new")
 async def birth_submit(request: Request, session: DbSession, actor: RegistrarActor):
     raw = await request.form()
     form = {name: str(raw.get(name, "")).strip() for name in _BIRTH_FIELDS}
     lang = request_lang(request)
     purpose = t("birth.purpose", lang)
     payload = {name: value for name, value in form.items() if value and not name.endswith("_pin")}
-    errors = FormErrors()
+    parent_errors = {}
     for relation in ("mother", "father"):
         try:
             payload[f"{relation}_id"] = _parent_id(session, actor, form[f"{relation}_pin"], purpose)
         except LookupError:
-            errors.fields[f"{relation}_pin"] = t("birth.parent_not_found", lang)
+            parent_errors[f"{relation}_pin"] = t("birth.parent_not_found", lang)
         except ValidationError:
-            errors.fields[f"{relation}_pin"] = t("validation.pin", lang)
+            parent_errors[f"{relation}_pin"] = t("validation.pin", lang)
+    # Validate the rest even when a parent was not found, so every problem shows at once.
+    try:
+        data = BirthRegistration.model_validate(payload)
+        errors = FormErrors()
+    except ValidationError as exc:
+        errors = FormErrors.from_validation(exc, lang, {"mother_id": "mother_pin", "father_id": "father_pin"})
+    errors.fields.update(parent_errors)
     if not errors:
         try:
-            person_id = services.register_birth(session, actor, BirthRegistration.model_validate(payload))
-        except ValidationError as exc:
-            errors = FormErrors.from_validation(exc, lang, {"mother_id": "mother_pin", "father_id": "father_pin"})
+            person_id = services.register_birth(session, actor, data)
         except (services.RegistryError, services.PersonNotFound, PermissionDenied) as exc:
             errors = FormErrors.message(str(exc), lang)
         else:
@@ -370,7 +401,7 @@ def quality_failing(
     session: DbSession,
     actor: RegistrarActor,
     rule: Annotated[str, Query(max_length=40)],
-    unit_id: Annotated[int | None, Query(ge=1)] = None,
+    unit_id: UnitIdQuery = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
 ) -> HTMLResponse:
     if rule not in RULES:

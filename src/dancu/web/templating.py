@@ -41,7 +41,13 @@ def format_number(value: int, lang: str) -> str:
     return grouped.replace(",", ".") if lang == "vi" else grouped
 
 
+def format_percent(ratio: float, lang: str) -> str:
+    text = f"{100 * ratio:.1f}%"
+    return text.replace(".", ",") if lang == "vi" else text
+
+
 templates.env.filters["date"] = format_date
+templates.env.filters["percent"] = format_percent
 templates.env.filters["number"] = format_number
 templates.env.filters["datetime"] = format_datetime
 

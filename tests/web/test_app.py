@@ -1,0 +1,166 @@
+"""The web shell without a browser: CSRF, sessions, roles, headers, languages, catalogs."""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from conftest import PASSWORD
+from dancu.config import get_settings
+from dancu.i18n import catalog, negotiate
+from dancu.registry.quality import RULES
+from dancu.registry.reference import HOUSEHOLD_RELATIONSHIPS
+from dancu.web.app import create_app
+
+TEMPLATES = Path(str(files("dancu.web").joinpath("templates")))
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+@pytest.fixture
+def client(seed):
+    with TestClient(create_app(), base_url="http://127.0.0.1") as test_client:
+        yield test_client
+
+
+def _token(client: TestClient, path: str = "/login") -> str:
+    return CSRF_INPUT.search(client.get(path).text)[1]
+
+
+def _login(client: TestClient, username: str = "canbo", password: str = PASSWORD):
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": _token(client)},
+                       follow_redirects=False)
+
+
+def test_pages_need_a_login_and_remember_where_to_return(client):
+    response = client.get("/registry/search", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login?next=%2Fregistry%2Fsearch"
+    htmx = client.get("/registry/search", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert htmx.headers["HX-Redirect"].startswith("/login?next=")
+
+
+def test_login_goes_to_the_home_of_the_role_and_never_off_site(client):
+    assert _login(client).headers["location"] == "/registry/search"
+    client.cookies.clear()
+    token = _token(client)
+    response = client.post("/login", data={"username": "kiemtra", "password": PASSWORD, "csrf_token": token,
+                                           "next": "//evil.example/"}, follow_redirects=False)
+    assert response.headers["location"] == "/audit"
+
+
+def test_post_without_csrf_token_is_rejected(client, seed):
+    assert client.post("/login", data={"username": "canbo", "password": PASSWORD}).status_code == 403
+    _login(client)
+    death = {"date_of_death": "2024-01-01", "reason": "test"}
+    assert client.post(f"/registry/persons/{seed.an_id}/death", data=death).status_code == 403
+    assert client.post(f"/registry/persons/{seed.an_id}/death", data={**death, "csrf_token": "forged"}
+                       ).status_code == 403
+    token = _token(client, f"/registry/persons/{seed.an_id}/death")
+    accepted = client.post(f"/registry/persons/{seed.an_id}/death", data={**death, "csrf_token": token},
+                           follow_redirects=False)
+    assert accepted.status_code == 303
+
+
+def test_htmx_requests_carry_the_token_in_a_header(client):
+    _login(client)
+    token = _token(client, "/units/convert")
+    data = {"address": "Phường Bến Nghé, Quận 1, Thành phố Hồ Chí Minh"}
+    assert client.post("/units/convert", data=data, headers={"HX-Request": "true"}).status_code == 403
+    answer = client.post("/units/convert", data=data, headers={"HX-Request": "true", "X-CSRF-Token": token})
+    assert answer.status_code == 200
+    assert "Phường Sài Gòn" in answer.text
+    assert "<html" not in answer.text
+
+
+def test_api_with_the_page_session_needs_the_csrf_header(client):
+    _login(client)
+    assert client.get("/api/v1/auth/me").json()["username"] == "canbo"
+    person = {"given_name": "Test", "birth_date": "1990", "sex": "M", "birth_place_status": "unknown",
+              "hometown_status": "unknown"}
+    assert client.post("/api/v1/persons", json=person).status_code == 403
+
+
+def test_logout_ends_the_session(client):
+    _login(client)
+    token = _token(client, "/registry/search")
+    client.post("/logout", data={"csrf_token": token})
+    assert client.get("/registry/search", follow_redirects=False).status_code == 303
+
+
+def test_roles(client):
+    _login(client)
+    assert client.get("/audit").status_code == 403
+    client.cookies.clear()
+    _login(client, "kiemtra")
+    assert client.get("/audit").status_code == 200
+    assert client.get("/registry/search").status_code == 403
+
+
+def test_security_headers(client):
+    headers = client.get("/login").headers
+    assert "unsafe-inline" not in headers["content-security-policy"]
+    assert "script-src 'self'" in headers["content-security-policy"]
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["referrer-policy"] == "same-origin"
+    assert headers["x-content-type-options"] == "nosniff"
+    cookie = headers["set-cookie"]
+    assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
+
+
+def test_templates_have_no_inline_scripts_or_styles():
+    for template in TEMPLATES.rglob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), template
+        assert " style=" not in text and "<style" not in text, template
+        assert not re.search(r"\bon[a-z]+=", text), template
+
+
+def test_session_secret_is_private(client):
+    mode = get_settings().session_secret_file.stat().st_mode
+    assert stat.S_IMODE(mode) == 0o600
+
+
+def test_language_from_query_then_cookie_then_browser(client):
+    assert '<html lang="vi">' in client.get("/login").text
+    english = client.get("/login", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert '<html lang="en">' in english.text
+    switched = client.get("/login?lang=en")
+    assert "lang=en" in switched.headers["set-cookie"]
+    assert '<html lang="en">' in client.get("/login").text
+    assert '<html lang="vi">' in client.get("/login?lang=vi").text
+
+
+def test_negotiate():
+    assert negotiate(None, None, None) == "vi"
+    assert negotiate(None, None, "fr-FR, en;q=0.5, vi;q=0.4") == "en"
+    assert negotiate(None, None, "vi-VN;q=0, en;q=0.1") == "en"
+    assert negotiate("en", "vi", "vi") == "en"
+    assert negotiate("xx", "en", "vi") == "en"
+
+
+def test_lockout_message(client):
+    for _ in range(5):
+        refused = _login(client, password="wrong password")
+        assert refused.status_code == 401
+        assert "Tên đăng nhập hoặc mật khẩu không đúng" in refused.text
+    assert "tạm thời bị khóa" in _login(client).text
+
+
+def test_catalogs_cover_every_key_in_both_languages():
+    vi, en = catalog("vi"), catalog("en")
+    assert set(en) == {key for key in vi if not key.startswith("msg.")}
+    used = set()
+    for source in [*TEMPLATES.rglob("*.html"), *Path(str(files("dancu"))).glob("*/pages.py")]:
+        used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9_.\-]+)["']""", source.read_text()))
+    used |= {f"rule.{code}" for code in RULES} | {f"relationship.{r}" for r in HOUSEHOLD_RELATIONSHIPS}
+    used |= {f"dimension.{d}" for d in set(RULES.values())}
+    missing = sorted(key for key in used if not key.endswith((".", "-")) and key not in vi)
+    assert missing == []
+    for text in vi.values():
+        json.dumps(text)

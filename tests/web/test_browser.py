@@ -1,0 +1,123 @@
+"""End-to-end tests of the registrar console in chromium, with screenshots in both languages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import BINH_PIN, login, screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def _search(page, text: str) -> None:
+    page.fill("#text", text)
+    page.click("#search-form button[type=submit]")
+
+
+def test_search_finds_a_name_with_and_without_accents(page, seed):
+    login(page)
+    expect(page).to_have_url(re.compile(r"/registry/search$"))
+    for query in ("Nguyễn Văn An", "nguyen van an"):
+        _search(page, query)
+        results = page.locator("#results")
+        expect(results.get_by_role("link", name="Nguyễn Văn An")).to_be_visible()
+        expect(results).not_to_contain_text("Lê Văn Cường")
+    assert page.console_errors == []
+
+
+def test_live_search_updates_as_you_type(page, seed):
+    login(page)
+    page.locator("#text").press_sequentially("tran thi binh", delay=20)
+    expect(page.locator("#results").get_by_role("link", name="Trần Thị Bình")).to_be_visible()
+
+
+def test_registered_birth_appears_in_the_childs_timeline(page, seed):
+    login(page)
+    page.get_by_role("navigation", name="Điều hướng chính").get_by_role("link", name="Đăng ký khai sinh").click()
+    page.fill("#family_name", "Nguyễn")
+    page.fill("#middle_name", "Minh")
+    page.fill("#given_name", "Khang")
+    page.fill("#birth_date", (dt.date.today() - dt.timedelta(days=10)).isoformat())
+    page.check("input[name=sex][value=M]")
+    page.fill("#birth_registration_unit_id-q", seed.commune_name)
+    page.select_option("#birth_registration_unit_id", str(seed.commune_id))
+    page.fill("#mother_pin", BINH_PIN)
+    page.click("main form button[type=submit]")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Nguyễn Minh Khang")
+    expect(page.get_by_role("status")).to_contain_text("Đã đăng ký khai sinh")
+    timeline = page.locator(".timeline")
+    expect(timeline).to_contain_text("Đăng ký khai sinh")
+    expect(page.locator("#identity-heading + dl, .facts")).to_contain_text("Trần Thị Bình")
+
+
+def test_birth_form_keeps_input_and_shows_errors_next_to_fields(page, seed):
+    login(page)
+    page.goto("/registry/births/new")
+    page.fill("#family_name", "Đỗ")
+    page.fill("#given_name", "Hà")
+    page.fill("#mother_pin", "079999999999")
+    page.click("main form button[type=submit]")
+    expect(page.locator("#error-summary")).to_be_visible()
+    expect(page.locator("#birth_date-error")).to_be_visible()
+    expect(page.locator("#mother_pin-error")).to_contain_text("Không tìm thấy")
+    expect(page.locator("#family_name")).to_have_value("Đỗ")
+    expect(page.locator("#given_name")).to_have_value("Hà")
+
+
+def test_language_switch(page, seed):
+    login(page)
+    expect(page.locator("html")).to_have_attribute("lang", "vi")
+    page.get_by_role("link", name="EN", exact=True).click()
+    expect(page.locator("html")).to_have_attribute("lang", "en")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Search citizens")
+    page.goto("/registry/quality")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Population data quality report")
+    page.get_by_role("link", name="VI", exact=True).click()
+    expect(page.locator("html")).to_have_attribute("lang", "vi")
+
+
+def test_login_lockout_message(page, seed):
+    for _ in range(5):
+        login(page, password="wrong password")
+        expect(page.get_by_role("alert")).to_contain_text("không đúng")
+    login(page)
+    expect(page.get_by_role("alert")).to_contain_text("tạm thời bị khóa")
+
+
+def test_auditor_sees_the_log_and_verifies_the_chain(page, seed):
+    login(page, "kiemtra")
+    expect(page).to_have_url(re.compile(r"/audit$"))
+    expect(page.locator("table")).to_contain_text("seed test data")
+    page.get_by_role("button", name="Kiểm tra chuỗi nhật ký").click()
+    expect(page.locator("#verification")).to_contain_text("toàn vẹn")
+    page.goto("/registry/search")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Không có quyền truy cập")
+
+
+@pytest.mark.parametrize("lang", ["vi", "en"])
+def test_screenshots(page, seed, lang):
+    page.goto(f"/login?lang={lang}")
+    screenshot(page, f"login-{lang}")
+    login(page)
+    _search(page, "nguyen")
+    expect(page.locator("#results table")).to_be_visible()
+    screenshot(page, f"search-{lang}")
+    page.goto(f"/registry/persons/{seed.an_id}")
+    expect(page.locator(".timeline")).to_be_visible()
+    screenshot(page, f"person-{lang}")
+    page.goto("/registry/births/new")
+    screenshot(page, f"birth-form-{lang}")
+    page.click("main form button[type=submit]")
+    screenshot(page, f"birth-form-errors-{lang}")
+    page.goto("/registry/quality")
+    screenshot(page, f"quality-{lang}")
+    page.goto("/units/convert")
+    page.fill("#address", "12 Nguyễn Huệ, Phường Bến Nghé, Quận 1, Thành phố Hồ Chí Minh")
+    page.click("main form button[type=submit]")
+    expect(page.locator("#conversion")).to_contain_text("Sài Gòn")
+    screenshot(page, f"convert-{lang}")
+    assert page.console_errors == []
