@@ -164,3 +164,68 @@ def test_catalogs_cover_every_key_in_both_languages():
     assert missing == []
     for text in vi.values():
         json.dumps(text)
+
+
+def test_correction_is_in_the_history_and_the_record_can_be_rewound(client, seed):
+    _login(client)
+    token = _token(client, f"/registry/persons/{seed.an_id}/correction")
+    form = client.get(f"/registry/persons/{seed.an_id}/correction").text
+    assert 'value="Nguyễn"' in form
+    corrected = client.post(f"/registry/persons/{seed.an_id}/correction", data={
+        "csrf_token": token, "family_name": "Nguyễn", "middle_name": "Văn", "given_name": "Ân",
+        "reason": "Trích lục khai sinh số 12/2024",
+    })
+    assert corrected.status_code == 200
+    assert "Đã lưu điều chỉnh thông tin" in corrected.text
+    assert "<del>An</del>" in corrected.text and "<ins>Ân</ins>" in corrected.text
+    assert "Trích lục khai sinh số 12/2024" in corrected.text
+    yesterday = client.get(f"/registry/persons/{seed.an_id}?as_of=2021-01-01").text
+    assert "<h1 id=\"person-heading\">Nguyễn Văn An</h1>" in yesterday
+    assert "01/01/2021" in yesterday
+
+
+def test_invalid_action_keeps_the_input_and_explains_next_to_the_field(client, seed):
+    _login(client)
+    token = _token(client, f"/registry/persons/{seed.an_id}/temporary-residence")
+    answer = client.post(f"/registry/persons/{seed.an_id}/temporary-residence", data={
+        "csrf_token": token, "unit_id": str(seed.commune_id), "address_line": "45 Pasteur",
+        "valid_from": "2024-05-01", "expires_on": "not a date",
+    })
+    assert answer.status_code == 422
+    assert 'id="expires_on-error"' in answer.text
+    assert 'value="45 Pasteur"' in answer.text
+    assert f'<option value="{seed.commune_id}" selected>' in answer.text
+
+
+def test_reads_from_pages_are_logged_with_the_stated_purpose(client, seed):
+    _login(client)
+    token = _token(client, "/registry/search")
+    client.post("/registry/search", data={"csrf_token": token, "purpose": "Xác minh hồ sơ tạm trú 15/2024",
+                                          "text": "nguyen van an"})
+    client.get(f"/registry/persons/{seed.an_id}")
+    client.get(f"/registry/persons/{seed.an_id}?purpose=planted+by+another+site")
+    client.cookies.clear()
+    _login(client, "kiemtra")
+    log = client.get(f"/audit?person={seed.an_id}").text
+    assert log.count("Xác minh hồ sơ tạm trú 15/2024") >= 3
+    assert "planted" not in log
+
+
+def test_household_quality_and_conversion_pages(client, seed):
+    _login(client)
+    household = client.get(f"/registry/households/{seed.household_id}").text
+    assert "Trần Thị Bình" in household and "Vợ/chồng" in household
+    report = client.get("/registry/quality").text
+    assert "Thiếu dân tộc" in report
+    failing = client.get("/registry/quality/failing?rule=missing_ethnicity").text
+    assert "Phạm Thị Dung" in failing
+    options = client.get("/units/options?q=thu dau mot").text
+    assert f'value="{seed.commune_id}"' in options
+    assert client.get("/registry/persons/999999").status_code == 404
+
+
+def test_api_docs_are_served_from_vendored_files(client):
+    page = client.get("/api/docs").text
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', page):
+        assert client.get(asset).status_code == 200, asset
+    assert client.get("/api/v1/openapi.json").json()["info"]["title"] == "dancu"

@@ -120,4 +120,11 @@ def test_screenshots(page, seed, lang):
     page.click("main form button[type=submit]")
     expect(page.locator("#conversion")).to_contain_text("Sài Gòn")
     screenshot(page, f"convert-{lang}")
+    page.goto(f"/registry/households/{seed.household_id}")
+    screenshot(page, f"household-{lang}")
+    page.get_by_role("button", name=re.compile("Đăng xuất|Log out")).click()
+    login(page, "kiemtra")
+    page.locator("#verification").locator("..").get_by_role("button").click()
+    expect(page.locator("#verification .alert")).to_be_visible()
+    screenshot(page, f"audit-{lang}")
     assert page.console_errors == []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from urllib.parse import quote
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -49,8 +48,13 @@ def _default_purpose(request: Request) -> str:
     return t("search.default_purpose", request_lang(request))
 
 
-def _purpose(request: Request, given: str | None) -> str:
-    """The purpose stated with this request, else the last one the registrar stated this session."""
+def _purpose(request: Request, given: str | None = None) -> str:
+    """The purpose stated in this form, else the last one stated this session.
+
+    Only forms (POST, CSRF-checked) and the page's own workflow set it: a
+    purpose taken from a link could be planted by another site, and the
+    access log would then carry a reason the registrar never gave.
+    """
     if given and given.strip():
         request.session[PURPOSE] = given.strip()
         return given.strip()
@@ -94,7 +98,7 @@ def _unit_choice(session: Session, unit_id: str) -> tuple[str, str] | None:
 
 @router.get("/search")
 def search_page(request: Request, session: DbSession, actor: RegistrarActor) -> HTMLResponse:
-    form = {"purpose": _purpose(request, None), "text": "", "pin": "", "birth": "", "unit_id": ""}
+    form = {"purpose": _purpose(request), "text": "", "pin": "", "birth": "", "unit_id": ""}
     return render(request, "registry/search.html",
                   {"section": "search", "form": form, "unit_choice": None, "results": None, "errors": FormErrors()},
                   actor=actor)
@@ -166,10 +170,9 @@ def person_page(
     session: DbSession,
     actor: RegistrarActor,
     person_id: IdPath,
-    purpose: Annotated[str | None, Query(max_length=300)] = None,
     as_of: Annotated[str | None, Query(max_length=10)] = None,
 ) -> HTMLResponse:
-    stated = _purpose(request, purpose)
+    stated = _purpose(request)
     as_of_date = None
     if as_of:
         try:
@@ -180,9 +183,6 @@ def person_page(
         person = services.get_person(session, actor, person_id, stated, as_of_date)
     except services.PersonNotFound as exc:
         return _read_error(request, actor, exc, 404)
-    except PurposeRequired:
-        request.session.pop(PURPOSE, None)
-        return RedirectResponse(request.url.remove_query_params("purpose"), status_code=303)
     return render(request, "registry/person.html", {
         "section": "search", "person": person, "purpose": stated, "as_of": as_of_date,
         "today": dt.date.today(), "flash": _take_flash(request), "rules": RULES,
@@ -197,9 +197,8 @@ def household_page(
     session: DbSession,
     actor: RegistrarActor,
     household_id: IdPath,
-    purpose: Annotated[str | None, Query(max_length=300)] = None,
 ) -> HTMLResponse:
-    stated = _purpose(request, purpose)
+    stated = _purpose(request)
     try:
         household = services.get_household(session, actor, household_id, stated)
     except services.HouseholdNotFound as exc:
@@ -277,7 +276,7 @@ def action_form(request: Request, session: DbSession, actor: RegistrarActor, per
                 slug: str) -> HTMLResponse:
     action = _action(slug)
     try:
-        person = services.get_person(session, actor, person_id, _purpose(request, None))
+        person = services.get_person(session, actor, person_id, _purpose(request))
     except services.PersonNotFound as exc:
         return _read_error(request, actor, exc, 404)
     form = _correction_defaults(person) if slug == "correction" else {"relationship_to_head": "head"}
@@ -291,7 +290,7 @@ async def action_submit(request: Request, session: DbSession, actor: RegistrarAc
     raw = await request.form()
     form = {name: str(raw.get(name, "")).strip() for name in action.fields}
     lang = request_lang(request)
-    purpose = _purpose(request, None)
+    purpose = _purpose(request)
     try:
         if slug == "correction":
             form_changes = _correction_changes(form, services.get_person(session, actor, person_id, purpose))
@@ -373,7 +372,8 @@ async def birth_submit(request: Request, session: DbSession, actor: RegistrarAct
             errors = FormErrors.message(str(exc), lang)
         else:
             _flash(request, "flash.birth")
-            return RedirectResponse(f"/registry/persons/{person_id}?purpose={quote(purpose)}", status_code=303)
+            _purpose(request, purpose)
+            return RedirectResponse(f"/registry/persons/{person_id}", status_code=303)
     session.rollback()
     return _birth_page(request, session, actor, form, errors, status_code=422)
 
@@ -406,7 +406,7 @@ def quality_failing(
 ) -> HTMLResponse:
     if rule not in RULES:
         raise HTTPException(404)
-    purpose = t("quality.purpose", request_lang(request))
+    purpose = _purpose(request, t("quality.purpose", request_lang(request)))
     results = services.persons_failing(session, actor, rule, unit_id, purpose, page, PAGE_SIZE)
     return render(request, "registry/failing.html", {
         "section": "quality", "results": results, "rule": rule, "dimension": RULES[rule], "unit_id": unit_id,
