@@ -12,6 +12,7 @@ from dancu.accounts.cli import app as user_app
 from dancu.audit.cli import app as audit_app
 from dancu.registry.cli import person_app, quality_app
 from dancu.registry.io_cli import export_command, import_command
+from dancu.registry.seed_cli import seed
 from dancu.units.cli import app as units_app
 from dancu.web.cli import serve
 
@@ -25,6 +26,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(units_app, name="address")
 app.command("import")(import_command)
 app.command("export")(export_command)
+app.command("seed")(seed)
 app.command("serve")(serve)
 
 
