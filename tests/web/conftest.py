@@ -6,15 +6,12 @@ the environment (``database_url``), exactly as ``dancu serve`` would.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -23,38 +20,8 @@ from dancu.accounts.models import Role
 from dancu.accounts.services import SYSTEM, create_user
 from dancu.registry import services
 from dancu.registry.models import Sex
-from dancu.registry.schemas import PermanentResidenceInput, PersonRegistration
 from dancu.units import services as units
-
-PASSWORD = "correct horse battery"
-AN_PIN = "079090000123"
-BINH_PIN = "079192000456"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "screenshots"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync"]
-
-
-@dataclass(frozen=True)
-class Seed:
-    an_id: int
-    binh_id: int
-    household_id: int
-    commune_id: int
-    commune_name: str
-
-
-def _person(session, full_name: str, birth: str, sex: Sex, commune_id: int, household_id: int | None = None,
-            relationship: str = "head", **extra) -> int:
-    family, *middle, given = full_name.split(" ")
-    person_id = services.register_person(session, SYSTEM, PersonRegistration(
-        family_name=family, middle_name=" ".join(middle), given_name=given, birth_date=birth, sex=sex,
-        birth_registration_unit_id=commune_id, hometown_unit_id=commune_id, **{"ethnicity_code": 1, **extra},
-    ))
-    services.register_permanent_residence(session, SYSTEM, person_id, PermanentResidenceInput(
-        unit_id=commune_id, address_line="12 Lê Lợi", household_id=household_id, relationship_to_head=relationship,
-        effective_on=dt.date(2020, 1, 1),
-    ))
-    return person_id
+from web_helpers import AN_PIN, BINH_PIN, CHROMIUM_ARGS, PASSWORD, Seed, add_person
 
 
 @pytest.fixture
@@ -64,17 +31,16 @@ def seed(session) -> Seed:
     commune = units.list_communes(session, "79")[0]
     create_user(session, "canbo", PASSWORD, Role.REGISTRAR, display_name="Cán bộ hộ tịch", scope_unit_id=province.id)
     create_user(session, "kiemtra", PASSWORD, Role.AUDITOR, display_name="Kiểm tra viên")
-    an = _person(session, "Nguyễn Văn An", "1990-05-17", Sex.MALE, commune.id, pin=AN_PIN)
+    an = add_person(session, "Nguyễn Văn An", "1990-05-17", Sex.MALE, commune.id, pin=AN_PIN)
     household_id = services.get_person(session, SYSTEM, an, "seed test data").household.id
-    binh = _person(session, "Trần Thị Bình", "1992-08-02", Sex.FEMALE, commune.id, household_id, "spouse",
-                   pin=BINH_PIN)
-    _person(session, "Nguyễn Thị Ánh", "2015-03-09", Sex.FEMALE, commune.id, household_id, "child",
-            pin="079315000789")
-    _person(session, "Lê Văn Cường", "1975", Sex.MALE, commune.id, pin="079075001234")
+    add_person(session, "Trần Thị Bình", "1992-08-02", Sex.FEMALE, commune.id, household_id, "spouse", pin=BINH_PIN)
+    add_person(session, "Nguyễn Thị Ánh", "2015-03-09", Sex.FEMALE, commune.id, household_id, "child",
+               pin="079315000789")
+    add_person(session, "Lê Văn Cường", "1975", Sex.MALE, commune.id, pin="079075001234")
     # No PIN and no ethnic group: shows up in the quality report.
-    _person(session, "Phạm Thị Dung", "1988-11-30", Sex.FEMALE, commune.id, ethnicity_code=None)
+    add_person(session, "Phạm Thị Dung", "1988-11-30", Sex.FEMALE, commune.id, ethnicity_code=None)
     session.commit()
-    return Seed(an_id=an, binh_id=binh, household_id=household_id, commune_id=commune.id, commune_name=commune.name)
+    return Seed(an_id=an, household_id=household_id, commune_id=commune.id, commune_name=commune.name)
 
 
 def _free_port() -> int:
@@ -131,13 +97,3 @@ def page(browser, server):
     context.close()
 
 
-def login(page, username: str = "canbo", password: str = PASSWORD) -> None:
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("button[type=submit]")
-
-
-def screenshot(page, name: str) -> None:
-    SCREENSHOTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)

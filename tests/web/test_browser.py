@@ -8,7 +8,8 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from conftest import BINH_PIN, login, screenshot
+from web_helpers import BINH_PIN, add_person, login, screenshot
+from dancu.registry.models import Sex
 
 pytestmark = pytest.mark.browser
 
@@ -122,9 +123,26 @@ def test_screenshots(page, seed, lang):
     screenshot(page, f"convert-{lang}")
     page.goto(f"/registry/households/{seed.household_id}")
     screenshot(page, f"household-{lang}")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"/registry/persons/{seed.an_id}")
+    screenshot(page, f"person-mobile-{lang}")
+    page.set_viewport_size({"width": 1366, "height": 900})
     page.get_by_role("button", name=re.compile("Đăng xuất|Log out")).click()
     login(page, "kiemtra")
     page.locator("#verification").locator("..").get_by_role("button").click()
     expect(page.locator("#verification .alert")).to_be_visible()
     screenshot(page, f"audit-{lang}")
     assert page.console_errors == []
+
+
+def test_search_results_are_paged(page, seed, session):
+    for day in range(1, 24):
+        add_person(session, f"Hoàng Văn Nam{day}", f"1980-01-{day:02d}", Sex.MALE, seed.commune_id)
+    session.commit()
+    login(page)
+    _search(page, "hoang van")
+    expect(page.locator("#results")).to_contain_text("23 kết quả")
+    expect(page.locator("#results")).to_contain_text("Trang 1/2")
+    page.get_by_role("button", name="Sau ›").click()
+    expect(page.locator("#results")).to_contain_text("Trang 2/2")
+    expect(page.locator("#results tbody tr")).to_have_count(3)

@@ -13,7 +13,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse
 
 from dancu.accounts.services import Actor
-from dancu.i18n import DEFAULT_LANGUAGE, LANGUAGES, t
+from dancu.i18n import DEFAULT_LANGUAGE, LANGUAGES, catalog, t
 from dancu.web.security import csrf_token
 
 # Set at login: the user menu shows the registrar's area without a query per page.
@@ -77,6 +77,8 @@ def render(request: Request, template: str, context: dict[str, Any] | None = Non
         {
             "lang": lang,
             "t": lambda key, **values: t(key, lang, **values),
+            # For open-ended codes (event kinds, log actions) that other modules may add before the catalogs do.
+            "t_or": lambda key, fallback: catalog(lang).get(key, fallback),
             "csrf_token": csrf_token(request),
             "actor": actor,
             "scope_label": request.session.get(SCOPE_LABEL),
