@@ -146,3 +146,19 @@ def test_search_results_are_paged(page, seed, session):
     page.get_by_role("button", name="Sau ›").click()
     expect(page.locator("#results")).to_contain_text("Trang 2/2")
     expect(page.locator("#results tbody tr")).to_have_count(3)
+
+
+def test_api_docs_render_under_the_content_security_policy(page, seed):
+    page.goto("/api/docs")
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("dancu")
+    assert page.console_errors == []
+
+
+def test_search_announces_the_outcome_to_screen_readers(page, seed):
+    login(page)
+    _search(page, "nguyen van an")
+    expect(page.locator("#search-status")).to_have_text("1 kết quả")
+    page.fill("#text", "")
+    page.fill("#birth", "31/02/1990")
+    page.click("#search-form button[type=submit]")
+    expect(page.locator("#search-status")).to_have_text("Vui lòng kiểm tra lại thông tin:")

@@ -31,7 +31,7 @@ from dancu.registry.schemas import (
     PersonQuery,
     TemporaryResidenceInput,
 )
-from dancu.units.services import get_unit, list_provinces, unit_label
+from dancu.units.services import UnitNotFound, get_unit, list_provinces, unit_label
 from dancu.web.deps import DbSession, RegistrarActor
 from dancu.web.forms import FormErrors, service_message
 from dancu.web.params import IdPath, UnitIdQuery
@@ -100,7 +100,8 @@ def _unit_choice(session: Session, unit_id: str) -> tuple[str, str] | None:
 def search_page(request: Request, session: DbSession, actor: RegistrarActor) -> HTMLResponse:
     form = {"purpose": _purpose(request), "text": "", "pin": "", "birth": "", "unit_id": ""}
     return render(request, "registry/search.html",
-                  {"section": "search", "form": form, "unit_choice": None, "results": None, "errors": FormErrors()},
+                  {"section": "search", "form": form, "unit_choice": None, "results": None, "errors": FormErrors(),
+                   "fragment": False},
                   actor=actor)
 
 
@@ -114,7 +115,8 @@ async def search(request: Request, session: DbSession, actor: RegistrarActor) ->
         birth = _birth_filter(form["birth"])
     except ValueError:
         errors = FormErrors(fields={"birth": t("search.birth_format", lang)})
-    if not errors:
+    # Live search fires as fields are cleared too: no criteria means no results, not an error.
+    if not errors and any(form[name] for name in ("text", "pin", "birth", "unit_id")):
         try:
             query = PersonQuery(text=form["text"], pin=form["pin"] or None, birth_date=birth,
                                 unit_id=form["unit_id"] or None, page=form["page"] or 1, page_size=PAGE_SIZE)
@@ -124,10 +126,10 @@ async def search(request: Request, session: DbSession, actor: RegistrarActor) ->
             errors = FormErrors.from_validation(exc, lang, {"birth_date": "birth"})
         except PurposeRequired:
             errors = FormErrors(fields={"purpose": t("search.purpose_required", lang)})
-        except services.RegistryError as exc:
+        except (services.RegistryError, UnitNotFound) as exc:
             errors = FormErrors.message(str(exc), lang)
     context = {"section": "search", "form": form, "unit_choice": _unit_choice(session, form["unit_id"]),
-               "results": results, "errors": errors}
+               "results": results, "errors": errors, "fragment": is_htmx(request)}
     template = "registry/_results.html" if is_htmx(request) else "registry/search.html"
     return render(request, template, context, actor=actor)
 
