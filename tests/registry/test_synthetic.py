@@ -105,6 +105,11 @@ def test_jsonl_holds_the_same_rows_without_empty_values(tmp_path):
     assert back == [{k: v for k, v in row.items() if v} for row in rows]
 
 
+def test_rows_hold_every_column_in_order(noisy):
+    """write_dataset relies on it to write values without looking columns up."""
+    assert all(tuple(r.row) == synthetic.COLUMNS for r in noisy)
+
+
 def test_csv_header_is_the_exchange_format(tmp_path):
     path = tmp_path / "people.csv.gz"
     synthetic.write_rows([r.row for r in records(50)], path)

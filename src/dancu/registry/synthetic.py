@@ -668,8 +668,9 @@ class _City:
             country = self.naturalized[int(rand() * _TABLE_SIZE)]
             _, ethnicity, names = NATURALIZED_ORIGINS[country]
             adult = m.birth + int(18 * _YEAR)
+            naturalized_on = self._date(adult + int(rand() * (self.today - adult)))[0]
             row.update(
-                citizenship_basis="naturalization", naturalized_on=self._date(adult + int(rand() * (self.today - adult)))[0],
+                citizenship_basis="naturalization", naturalized_on=naturalized_on,
                 nationalities="VN" if rand() < 0.85 else f"VN;{country}", birth_place_status="abroad",
                 birth_country=country, birth_registration_unit="", hometown_status="unknown", hometown_unit="",
                 ethnicity_code=str(ethnicity), other_names=self._pick(names),
@@ -887,15 +888,22 @@ def _open_out(path: Path) -> Iterator[IO[str]]:
 
 
 @contextmanager
-def _row_sink(path: Path, fmt: str) -> Iterator[Callable[[dict[str, str]], object]]:
-    """A function writing one row to ``path`` as CSV (header first) or JSON Lines."""
+def _row_sink(path: Path, fmt: str, in_column_order: bool = False) -> Iterator[Callable[[dict[str, str]], object]]:
+    """A function writing one row to ``path`` as CSV (header first) or JSON Lines.
+
+    ``in_column_order`` promises that every row holds exactly COLUMNS in that
+    order (rows of ``generate`` do), so CSV takes the values as they are.
+    """
     with _open_out(path) as handle:
         if fmt == "csv":
             writer = csv.writer(handle, lineterminator="\n")
             writer.writerow(COLUMNS)
-            values = itemgetter(*COLUMNS)
             writerow = writer.writerow
-            yield lambda row: writerow(values(row))
+            if in_column_order:
+                yield lambda row: writerow(row.values())
+            else:
+                values = itemgetter(*COLUMNS)
+                yield lambda row: writerow(values(row))
         else:
             encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
             write = handle.write
@@ -948,10 +956,10 @@ class SeedSummary:
 
 
 def write_dataset(records: Iterable[SyntheticRecord], out: Path, truth: Path | None = None) -> SeedSummary:
-    """Write the rows (format by extension) and, when asked, the ground truth, in one pass."""
+    """Write the records of ``generate`` (format by extension) and, when asked, the ground truth, in one pass."""
     out = Path(out)
     summary = SeedSummary()
-    with _row_sink(out, _format_of(out)) as sink, \
+    with _row_sink(out, _format_of(out), in_column_order=True) as sink, \
             (_open_out(Path(truth)) if truth is not None else nullcontext()) as truth_handle:
         truth_row = None
         if truth_handle is not None:
