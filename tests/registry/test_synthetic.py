@@ -279,6 +279,8 @@ def test_typos_always_change_the_word():
         for _ in range(20):
             typo = synthetic._typo(word, rand)
             assert typo and typo != word and unicodedata.is_normalized("NFC", typo)
+            # marks stay on whole letters ("Đẵng", never a stray breve or tone)
+            assert not any(unicodedata.combining(ch) for ch in typo), (word, typo)
 
 
 # ---- with the real units ---------------------------------------------------------------------------

@@ -238,31 +238,36 @@ def strip_diacritics(text: str) -> str:
 
 def _typo(word: str, rand: Callable[[], float]) -> str:
     """A keying error in one word: wrong tone mark, neighbouring key, dropped,
-    doubled or swapped letter. Always differs from the input."""
-    decomposed = unicodedata.normalize("NFD", word)
-    tone_positions = [i for i, ch in enumerate(decomposed) if ch in _TONES]
+    doubled or swapped letter. Always differs from the input.
+
+    Works on whole letters (NFC), so that a mark never ends up on another letter.
+    """
+    chars = list(unicodedata.normalize("NFC", word))
+    toned = [i for i, ch in enumerate(chars) if any(m in _TONES for m in unicodedata.normalize("NFD", ch))]
     how = rand()
-    if tone_positions and how < 0.3:
-        i = tone_positions[int(rand() * len(tone_positions))]
-        others = [t for t in _TONES if t != decomposed[i]] + [""]
-        result = decomposed[:i] + others[int(rand() * len(others))] + decomposed[i + 1:]
+    if toned and how < 0.3:
+        i = toned[int(rand() * len(toned))]
+        letter = unicodedata.normalize("NFD", chars[i])
+        tone = next(m for m in letter if m in _TONES)
+        others = [t for t in _TONES if t != tone] + [""]
+        # the tone goes last, after a breve, circumflex or horn, for NFC to compose the letter again
+        chars[i] = unicodedata.normalize("NFC", letter.replace(tone, "") + others[int(rand() * len(others))])
     else:
-        letters = [i for i, ch in enumerate(decomposed) if ch.isalpha()]
-        i = letters[int(rand() * len(letters))]
-        ch = decomposed[i]
+        i = int(rand() * len(chars))
+        ch = chars[i]
         if how < 0.55 and ch.lower() in _KEYBOARD:
             near = _KEYBOARD[ch.lower()]
             sub = near[int(rand() * len(near))]
-            result = decomposed[:i] + (sub.upper() if ch.isupper() else sub) + decomposed[i + 1:]
-        elif how < 0.75 and len(letters) > 2:
-            result = decomposed[:i] + decomposed[i + 1:]
-        elif how < 0.85 or len(letters) < 2:
-            result = decomposed[:i] + ch + decomposed[i:]
+            chars[i] = sub.upper() if ch.isupper() else sub
+        elif how < 0.75 and len(chars) > 2:
+            del chars[i]
+        elif how < 0.85 or len(chars) < 3:
+            chars.insert(i, ch)
         else:
-            j = letters[(letters.index(i) + 1) % len(letters)]
-            i, j = min(i, j), max(i, j)
-            result = decomposed[:i] + decomposed[j] + decomposed[i + 1:j] + decomposed[i] + decomposed[j + 1:]
-    result = unicodedata.normalize("NFC", result)
+            # swap two letters after the capital
+            i = 1 + int(rand() * (len(chars) - 2))
+            chars[i], chars[i + 1] = chars[i + 1], chars[i]
+    result = "".join(chars)
     return result if result != word and result else word + word[-1]
 
 
