@@ -414,58 +414,66 @@ class _City:
         return state
 
     def _address(self, place: _Place) -> str:
-        r = self.rand()
+        rand = self.rand
+        r = rand()
         if place.urban:
-            number = 1 + int(self.rand() * self.rand() * 400)
-            street = self._pick(STREETS)
+            number = 1 + int(rand() * rand() * 400)
+            street = STREETS[int(rand() * len(STREETS))]
             if r < 0.45:
                 return f"{number} {street}"
             if r < 0.80:
-                return f"{number}/{1 + int(self.rand() * 60)} {street}"
+                return f"{number}/{1 + int(rand() * 60)} {street}"
             if r < 0.90:
-                return f"{number}/{1 + int(self.rand() * 40)}/{1 + int(self.rand() * 20)} {street}"
-            floor = 1 + int(self.rand() * 20)
-            return f"Căn hộ {floor}.{1 + int(self.rand() * 16):02d}, {self._pick(APARTMENT_BLOCKS)}"
+                return f"{number}/{1 + int(rand() * 40)}/{1 + int(rand() * 20)} {street}"
+            floor = 1 + int(rand() * 20)
+            return f"Căn hộ {floor}.{1 + int(rand() * 16):02d}, {APARTMENT_BLOCKS[int(rand() * len(APARTMENT_BLOCKS))]}"
         hamlet = place.hamlet
         if r < 0.5:
-            return f"Tổ {1 + int(self.rand() * 12)}, {hamlet} {1 + int(self.rand() * 9)}"
-        return f"{hamlet} {self._pick(HAMLET_NAMES)}"
+            return f"Tổ {1 + int(rand() * 12)}, {hamlet} {1 + int(rand() * 9)}"
+        return f"{hamlet} {HAMLET_NAMES[int(rand() * len(HAMLET_NAMES))]}"
 
     # -- households -----------------------------------------------------------------------------
 
     def _children(self, members: list[_Member], mother: _Member | None, father: _Member | None,
                   family: str, rel: str, adult_stay: float) -> None:
         """Children of a couple or lone parent, each 18-45 years younger than both parents."""
+        rand, today = self.rand, self.today
         parents = [p for p in (mother, father) if p is not None]
         low = max(p.birth for p in parents) + int(18 * _YEAR) + 1
-        high = min(min(p.birth for p in parents) + int(45 * _YEAR) - 1, self.today)
+        high = min(min(p.birth for p in parents) + int(45 * _YEAR) - 1, today)
         mother_year = self._date(parents[0].birth)[1]
         most = 5 if mother_year < 1960 else 4 if mother_year < 1975 else 3
-        count = 1 + int(self.rand() * most * 0.7 + self.rand() * 0.9)
-        birth = low + int((2 + self.rand() * 9) * _YEAR)
+        count = 1 + int(rand() * most * 0.7 + rand() * 0.9)
+        birth = low + int((2 + rand() * 9) * _YEAR)
+        father_rid = father.rid if father else ""
+        mother_rid = mother.rid if mother else ""
         for _ in range(count):
             if birth > high:
                 break
-            age = (self.today - birth) / _YEAR
+            age = (today - birth) / _YEAR
             # grown children mostly live on their own
-            if age < 18 or self.rand() < (adult_stay if age < 30 else adult_stay / 3):
-                child = _Member(self._next_rid(), self.rand() < 0.48, birth, rel, family)
-                child.father = father.rid if father else ""
-                child.mother = mother.rid if mother else ""
+            if age < 18 or rand() < (adult_stay if age < 30 else adult_stay / 3):
+                self.rows += 1
+                child = _Member(str(self.rows), rand() < 0.48, birth, rel, family)
+                child.father = father_rid
+                child.mother = mother_rid
                 members.append(child)
-            birth += int((1.5 + self.rand() * 5) * _YEAR)
+            birth += int((1.5 + rand() * 5) * _YEAR)
 
     def _couple(self, members: list[_Member], husband_born: int, head_female: bool, ethnicity: int,
                 husband_rel: str = "head", wife_rel: str = "spouse") -> tuple[_Member, _Member]:
+        rand = self.rand
         families = self.family_names.get(ethnicity, self.family_names[0])
-        wife_born = husband_born + int((self.rand() * 8 - 1.5) * _YEAR)
+        wife_born = husband_born + int((rand() * 8 - 1.5) * _YEAR)
         wife_born = min(wife_born, self.today - int(18 * _YEAR) - 1)
         if head_female:
             husband_rel, wife_rel = wife_rel, husband_rel
-        husband = _Member(self._next_rid(), False, husband_born, husband_rel, self._pick(families))
-        wife = _Member(self._next_rid(), True, wife_born, wife_rel, self._pick(families))
+        rows = self.rows
+        self.rows = rows + 2
+        husband = _Member(str(rows + 1), False, husband_born, husband_rel, families[int(rand() * len(families))])
+        wife = _Member(str(rows + 2), True, wife_born, wife_rel, families[int(rand() * len(families))])
         husband.spouse, wife.spouse = wife.rid, husband.rid
-        if self.rand() < 0.004:
+        if rand() < 0.004:
             wife.special = "naturalized"
         members.extend((wife, husband) if head_female else (husband, wife))
         return husband, wife
@@ -572,7 +580,7 @@ class _City:
             religions = self.religions.get(ethnicity, self.religions[0])
             religion = religions[int(rand() * _TABLE_SIZE)]
             ethnicity_code = str(ethnicity)
-            city_commune = pick(communes)
+            city_commune = communes[int(rand() * len(communes))]
             home = pick(elsewhere) if migrant else city_commune
             address = self._address(home)
             code = f"{home.province_code}{seed_tag}{self.households:09d}"
