@@ -195,6 +195,11 @@ def test_invalid_action_keeps_the_input_and_explains_next_to_the_field(client, s
     assert 'id="expires_on-error"' in answer.text
     assert 'value="45 Pasteur"' in answer.text
     assert f'<option value="{seed.commune_id}" selected>' in answer.text
+    reversed_term = client.post(f"/registry/persons/{seed.an_id}/temporary-residence", data={
+        "csrf_token": token, "unit_id": str(seed.commune_id), "address_line": "45 Pasteur",
+        "valid_from": "2024-05-01", "expires_on": "2024-04-01",
+    })
+    assert re.search(r'id="expires_on-error" class="field-error">Ngày kết thúc phải sau ngày bắt đầu', reversed_term.text)
 
 
 def test_reads_from_pages_are_logged_with_the_stated_purpose(client, seed):

@@ -242,6 +242,21 @@ ACTIONS = {
 }
 
 
+# Messages of the registry schemas and services that concern one field: shown next to it.
+MESSAGE_FIELDS = {
+    "birth date is in the future": "birth_date",
+    "registration date is before the birth date": "registered_on",
+    "the end date must be after the start date": "expires_on",
+    "temporary residence is registered for at most two years (renew it instead)": "expires_on",
+    "the date of death is before the date of birth": "date_of_death",
+    "the new residence cannot start before the current one": "effective_on",
+    "the household is registered in another commune": "household_id",
+    "this household already has a head": "relationship_to_head",
+    "temporary residence cannot be in the commune of permanent residence": "unit_id",
+    "this commune is outside your area": "unit_id",
+}
+
+
 def _correction_defaults(person: PersonDetail) -> dict[str, str]:
     return {
         "family_name": person.family_name, "middle_name": person.middle_name, "given_name": person.given_name,
@@ -302,9 +317,9 @@ async def action_submit(request: Request, session: DbSession, actor: RegistrarAc
     except services.PersonNotFound as exc:
         return _read_error(request, actor, exc, 404)
     except ValidationError as exc:
-        errors = FormErrors.from_validation(exc, lang)
+        errors = FormErrors.from_validation(exc, lang, message_fields=MESSAGE_FIELDS)
     except (services.RegistryError, PermissionDenied) as exc:
-        errors = FormErrors.message(str(exc), lang)
+        errors = FormErrors.message(str(exc), lang, MESSAGE_FIELDS)
     else:
         _flash(request, f"flash.{slug}")
         return RedirectResponse(f"/registry/persons/{person_id}", status_code=303)
@@ -365,13 +380,14 @@ async def birth_submit(request: Request, session: DbSession, actor: RegistrarAct
         data = BirthRegistration.model_validate(payload)
         errors = FormErrors()
     except ValidationError as exc:
-        errors = FormErrors.from_validation(exc, lang, {"mother_id": "mother_pin", "father_id": "father_pin"})
+        errors = FormErrors.from_validation(exc, lang, {"mother_id": "mother_pin", "father_id": "father_pin"},
+                                            MESSAGE_FIELDS)
     errors.fields.update(parent_errors)
     if not errors:
         try:
             person_id = services.register_birth(session, actor, data)
         except (services.RegistryError, services.PersonNotFound, PermissionDenied) as exc:
-            errors = FormErrors.message(str(exc), lang)
+            errors = FormErrors.message(str(exc), lang, MESSAGE_FIELDS)
         else:
             _flash(request, "flash.birth")
             _purpose(request, purpose)

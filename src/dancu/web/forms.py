@@ -17,8 +17,15 @@ _TRANSLATED_TYPES = frozenset({
 
 
 def service_message(text: str, lang: str) -> str:
-    """A service's English message in the user's language when the catalog has it ("msg.<text>")."""
-    return catalog(lang).get(f"msg.{text}", text)
+    """A service's English message in the user's language when the catalog has it ("msg.<text>").
+
+    Services write messages in lower case for embedding; alone on a page they read as sentences.
+    """
+    translated = catalog(lang).get(f"msg.{text}")
+    if translated:
+        return translated
+    sentence = text[:1].upper() + text[1:]
+    return sentence if sentence.endswith((".", "!", "?")) else f"{sentence}."
 
 
 @dataclass
@@ -30,17 +37,19 @@ class FormErrors:
         return bool(self.fields or self.general)
 
     @classmethod
-    def from_validation(cls, exc: ValidationError, lang: str, field_names: dict[str, str] | None = None
-                        ) -> FormErrors:
-        """``field_names`` maps model fields to form fields where they differ."""
+    def from_validation(cls, exc: ValidationError, lang: str, field_names: dict[str, str] | None = None,
+                        message_fields: dict[str, str] | None = None) -> FormErrors:
+        """``field_names`` maps model fields to form fields where they differ;
+        ``message_fields`` places whole-model messages next to the field they are about."""
         errors = cls()
         for error in exc.errors(include_url=False):
+            text = str(error["msg"]).removeprefix("Value error, ")
             if error["type"] in _TRANSLATED_TYPES:
                 message = t(f"validation.{error['type']}", lang, **{k: v for k, v in (error.get("ctx") or {}).items()
                                                                     if isinstance(v, int | str)})
             else:
-                message = service_message(str(error["msg"]).removeprefix("Value error, "), lang)
-            name = str(error["loc"][0]) if error["loc"] else ""
+                message = service_message(text, lang)
+            name = str(error["loc"][0]) if error["loc"] else (message_fields or {}).get(text, "")
             name = (field_names or {}).get(name, name)
             if name and name not in errors.fields:
                 errors.fields[name] = message
@@ -49,6 +58,7 @@ class FormErrors:
         return errors
 
     @classmethod
-    def message(cls, text: str, lang: str, field_name: str | None = None) -> FormErrors:
+    def message(cls, text: str, lang: str, message_fields: dict[str, str] | None = None) -> FormErrors:
+        name = (message_fields or {}).get(text)
         text = service_message(text, lang)
-        return cls(fields={field_name: text}) if field_name else cls(general=[text])
+        return cls(fields={name: text}) if name else cls(general=[text])
