@@ -182,6 +182,9 @@ def test_correction_is_in_the_history_and_the_record_can_be_rewound(client, seed
     yesterday = client.get(f"/registry/persons/{seed.an_id}?as_of=2021-01-01").text
     assert "<h1 id=\"person-heading\">Nguyễn Văn An</h1>" in yesterday
     assert "01/01/2021" in yesterday
+    before_birth = client.get(f"/registry/persons/{seed.an_id}?as_of=1980-01-01")
+    assert before_birth.status_code == 200
+    assert "chưa được sinh ra vào ngày 01/01/1980" in before_birth.text
 
 
 def test_invalid_action_keeps_the_input_and_explains_next_to_the_field(client, seed):

@@ -174,3 +174,14 @@ def test_search_announces_the_outcome_to_screen_readers(page, seed):
     page.fill("#birth", "31/02/1990")
     page.click("#search-form button[type=submit]")
     expect(page.locator("#search-status")).to_have_text("Vui lòng kiểm tra lại thông tin:")
+
+
+def test_keyboard_users_can_skip_to_the_content(page, seed):
+    login(page)
+    page.goto("/registry/quality")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Chuyển đến nội dung chính")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    page.keyboard.press("Enter")
+    expect(page.locator("#main")).to_be_focused()

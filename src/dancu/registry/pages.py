@@ -181,11 +181,18 @@ def person_page(
             as_of_date = dt.date.fromisoformat(as_of)
         except ValueError:
             as_of = None
+    as_of_error = None
     try:
         person = services.get_person(session, actor, person_id, stated, as_of_date)
     except services.PersonNotFound as exc:
-        return _read_error(request, actor, exc, 404)
+        if as_of_date is None:
+            return _read_error(request, actor, exc, 404)
+        # The record exists but not on that date (before the birth): show today's and say why.
+        as_of_error = t("person.not_born_on", request_lang(request), date=as_of_date.strftime("%d/%m/%Y"))
+        as_of_date = None
+        person = services.get_person(session, actor, person_id, stated)
     return render(request, "registry/person.html", {
+        "as_of_error": as_of_error,
         "section": "search", "person": person, "purpose": stated, "as_of": as_of_date,
         "today": dt.date.today(), "flash": _take_flash(request), "rules": RULES,
         "changes": _readable_changes(session, person, request_lang(request)),

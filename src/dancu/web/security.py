@@ -8,9 +8,11 @@ one of our own pages: a per-session token, sent in the hidden form field
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 from urllib.parse import parse_qs
 
@@ -45,12 +47,21 @@ SECURITY_HEADERS = [
 
 
 def load_session_secret(path: Path) -> str:
-    """The cookie-signing secret, created on first start (0600) next to the master key."""
+    """The cookie-signing secret, created on first start (0600) next to the master key.
+
+    Written to a private temporary file and linked into place, so that server
+    workers starting together agree on one secret and never read a half-written one.
+    """
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(secrets.token_urlsafe(48))
+        fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".session-")
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):
+                os.link(temporary, path)
+        finally:
+            os.unlink(temporary)
     return path.read_text().strip()
 
 
