@@ -85,3 +85,27 @@ def test_login_lockout_through_the_api(client):
         assert client.post("/api/v1/auth/token", json={"username": "admin", "password": "wrong"}).status_code == 401
     response = client.post("/api/v1/auth/token", json={"username": "admin", "password": "correct horse battery"})
     assert response.status_code == 401 and "locked" in response.json()["detail"]
+
+
+def test_nul_characters_are_refused_everywhere(client, registrar_headers, session):
+    person_id, commune = _register(client, registrar_headers, session)
+    nul = "\x00"
+    search = client.get("/api/v1/persons", headers=registrar_headers, params={"text": f"an{nul}", **PURPOSE})
+    assert search.status_code == 422 and "NUL" in search.json()["detail"]
+    assert client.post("/api/v1/auth/token", json={"username": f"reg{nul}", "password": "x"}).status_code == 422
+    correction = client.patch(f"/api/v1/persons/{person_id}", headers=registrar_headers,
+                              json={"given_name": f"A{nul}n", "reason": "sai dấu"})
+    assert correction.status_code == 422
+    assert client.get(f"/api/v1/persons/{person_id}%00", headers=registrar_headers, params=PURPOSE).status_code == 422
+    # nothing changed
+    detail = client.get(f"/api/v1/persons/{person_id}", headers=registrar_headers, params=PURPOSE).json()
+    assert detail["given_name"] == "An"
+
+
+def test_search_takes_search_operators_and_quotes_literally(client, registrar_headers, session):
+    person_id, _ = _register(client, registrar_headers, session)
+    for text in ('"nguyen', 'nguyen" OR "', "an*", "NEAR(an)", "van -an", "an\t\x01"):
+        response = client.get("/api/v1/persons", headers=registrar_headers, params={"text": text, **PURPOSE})
+        assert response.status_code == 200, (text, response.text)
+    found = client.get("/api/v1/persons", headers=registrar_headers, params={"text": '"nguyen" van', **PURPOSE})
+    assert [item["id"] for item in found.json()["items"]] == [person_id]

@@ -50,7 +50,9 @@ def _postgres_match(session: Session, raw: str, folded: str) -> NameMatch:
 def _fts_expression(folded: str) -> str:
     # Every word must occur; the last one may be a prefix (type-ahead). Words
     # are quoted so that FTS5 operators typed by a user are taken literally.
-    words = [w.replace('"', "") for w in folded.split() if w.replace('"', "")]
+    # Control characters (NUL ends an FTS5 string early) are dropped with the quotes.
+    words = ["".join(ch for ch in w if ch != '"' and ch.isprintable()) for w in folded.split()]
+    words = [w for w in words if w]
     if not words:
         return '""'
     quoted = [f'"{w}"' for w in words]

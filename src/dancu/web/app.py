@@ -25,7 +25,7 @@ from dancu.units.api import router as units_api
 from dancu.units.pages import router as units_pages
 from dancu.web.deps import LoginRequired
 from dancu.web.pages import router as shell_pages
-from dancu.web.security import CSRFMiddleware, SecurityHeadersMiddleware, load_session_secret
+from dancu.web.security import CSRFMiddleware, RejectNulMiddleware, SecurityHeadersMiddleware, load_session_secret
 from dancu.web.templating import is_htmx, render
 
 API_PREFIX = "/api/"
@@ -119,5 +119,6 @@ def create_app() -> FastAPI:
         # set the Secure flag once Settings carries the public origin.
         https_only=False,
     )
+    app.add_middleware(RejectNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     return app

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import json
 import os
 import secrets
 import tempfile
@@ -17,7 +18,7 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from starlette.requests import HTTPConnection
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CSRF_FIELD = "csrf_token"
@@ -177,3 +178,57 @@ class SecurityHeadersMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+NUL_MESSAGE = "text may not contain NUL characters (\\u0000)"
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(k) or _holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def _body_holds_nul(content_type: str, body: bytes) -> bool:
+    media_type = content_type.split(";")[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        return b"\x00" in body or b"%00" in body.lower()
+    if media_type == "application/json" or media_type.endswith("+json"):
+        try:
+            return _holds_nul(json.loads(body))
+        except ValueError:
+            return False  # malformed JSON: the application answers it with its own 422
+    return False
+
+
+class RejectNulMiddleware:
+    """Answers 422 to any request whose path, query or form/JSON body holds a NUL character.
+
+    No dancu field can hold one (PostgreSQL text cannot, SQLite's FTS5 stops
+    at it), so refusing it at the door keeps every endpoint, page and service
+    free of that check.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        raw_path = scope.get("raw_path") or scope["path"].encode()
+        if b"%00" in raw_path.lower() + scope["query_string"].lower() or "\x00" in scope["path"]:
+            await JSONResponse({"detail": NUL_MESSAGE}, status_code=422)(scope, receive, send)
+            return
+        if scope["method"] in SAFE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        body, messages = await _read_body(receive)
+        if _body_holds_nul(HTTPConnection(scope).headers.get("content-type", ""), body):
+            await JSONResponse({"detail": NUL_MESSAGE}, status_code=422)(scope, receive, send)
+            return
+        await self.app(scope, _replay(messages, receive), send)
