@@ -93,6 +93,8 @@ _STAGED = (
     "permanent_address", "permanent_since", "household_code", "relationship_to_head", "temporary_unit_id",
     "temporary_address", "temporary_from", "temporary_until", "father_ref", "mother_ref", "spouse_ref",
 )
+# Filled in SQL, not staged from Python: relatives found when the batch loads.
+_RELATIVES = "father_id bigint, mother_id bigint, spouse_id bigint"
 _STAGING_TYPES = {
     "line_no": "bigint", "birth_year": "smallint", "birth_month": "smallint", "birth_day": "smallint",
     "ethnicity_code": "smallint", "birth_registration_unit_id": "integer", "hometown_unit_id": "integer",
@@ -105,7 +107,7 @@ _PERSON_COPIED = (
     "pin", "family_name", "middle_name", "given_name", "full_name", "other_names", "birth_year", "birth_month",
     "birth_day", "sex", "nationalities", "citizenship_basis", "naturalized_on", "ethnicity_code", "religion",
     "birth_place_status", "birth_registration_unit_id", "birth_country", "hometown_status", "hometown_unit_id",
-    "status", "status_date", "home_unit_id", "source_ref",
+    "status", "status_date", "home_unit_id", "source_ref", "father_id", "mother_id", "spouse_id",
 )
 
 
@@ -217,10 +219,21 @@ def _records(path: Path, handle: IO[str]) -> Iterator[Record]:
 # ---- validation ------------------------------------------------------------------------------
 
 
+def _is_full_date(value: str) -> bool:
+    # fromisoformat alone would also take week dates such as 2024-W01-1
+    return len(value) == 10 and value[4] == "-" and value[7] == "-"
+
+
 def _date(value: str, column: str, latest: bool = False) -> str | None:
     """A date column as ISO text; a partial date stands for its first (or last) day."""
     if not value:
         return None
+    if _is_full_date(value):
+        # the common case, parsed and checked in C
+        try:
+            return dt.date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
     try:
         parsed = PartialDate.parse(value)
     except ValueError as exc:
@@ -276,9 +289,13 @@ class _Validator:
 
         birth = (None, None, None)
         try:
-            birth = PartialDate.parse(v[_BIRTH])
-        except ValueError as exc:
-            problems.append(f"birth_date: {exc}")
+            day = dt.date.fromisoformat(v[_BIRTH]) if _is_full_date(v[_BIRTH]) else None
+            birth = (day.year, day.month, day.day) if day else PartialDate.parse(v[_BIRTH])
+        except ValueError:
+            try:
+                PartialDate.parse(v[_BIRTH])
+            except ValueError as exc:
+                problems.append(f"birth_date: {exc}")
 
         sex = v[_SEX].strip().upper() or None
         if sex is not None and sex not in _SEXES:
@@ -397,18 +414,44 @@ SELECT h.id, s.person_id, s.relationship_to_head, s.permanent_since
 FROM import_staging s JOIN household h ON h.code = s.household_code
 """
 
+# Relatives already in the register, or in this same batch, are linked as the
+# persons are inserted (a person written once, not inserted then updated).
+_RELATIVES_NOW = """
+UPDATE import_staging SET
+{}
+WHERE father_ref IS NOT NULL OR mother_ref IS NOT NULL OR spouse_ref IS NOT NULL
+""".format(",\n".join(
+    f"{rel}_id = coalesce((SELECT id FROM person WHERE source_ref = import_staging.{rel}_ref), "
+    f"(SELECT person_id FROM import_staging later WHERE later.source_ref = import_staging.{rel}_ref))"
+    for rel in ("father", "mother", "spouse")
+))
+
+# The rest (relatives further down the file) wait for the end of the import.
 _KEEP_LINKS = """
 INSERT INTO import_links (source_ref, father_ref, mother_ref, spouse_ref)
 SELECT source_ref, father_ref, mother_ref, spouse_ref FROM import_staging
-WHERE father_ref IS NOT NULL OR mother_ref IS NOT NULL OR spouse_ref IS NOT NULL
+WHERE (father_ref IS NOT NULL AND father_id IS NULL) OR (mother_ref IS NOT NULL AND mother_id IS NULL)
+   OR (spouse_ref IS NOT NULL AND spouse_id IS NULL)
 """
 
+# One UPDATE for the three relations, so a person gets one new row version.
 # Only links that are still empty are set: a person loaded earlier (and
 # perhaps corrected by a registrar since) keeps the links it has.
 _RESOLVE = """
-UPDATE person SET {column} = relative.id
-FROM import_links l JOIN person relative ON relative.source_ref = l.{ref}
-WHERE person.source_ref = l.source_ref AND person.{column} IS NULL
+UPDATE person SET father_id = coalesce(person.father_id, found.father_id),
+                  mother_id = coalesce(person.mother_id, found.mother_id),
+                  spouse_id = coalesce(person.spouse_id, found.spouse_id)
+FROM (
+    SELECT l.source_ref, f.id AS father_id, m.id AS mother_id, s.id AS spouse_id
+    FROM import_links l
+    LEFT JOIN person f ON f.source_ref = l.father_ref
+    LEFT JOIN person m ON m.source_ref = l.mother_ref
+    LEFT JOIN person s ON s.source_ref = l.spouse_ref
+) AS found
+WHERE person.source_ref = found.source_ref
+  AND ((person.father_id IS NULL AND found.father_id IS NOT NULL)
+       OR (person.mother_id IS NULL AND found.mother_id IS NOT NULL)
+       OR (person.spouse_id IS NULL AND found.spouse_id IS NOT NULL))
 """
 
 _UNRESOLVED = """
@@ -441,6 +484,7 @@ class _Backend(abc.ABC):
     def load(self, rows: list[tuple]) -> tuple[int, int]:
         """Write the staged rows; return (loaded, skipped because already present)."""
         self.stage(rows)
+        self.run(_RELATIVES_NOW)
         loaded = self.insert_persons()
         today = dt.date.today()
         self.params.update(today=today, now=dt.datetime.now(dt.UTC))
@@ -450,8 +494,7 @@ class _Backend(abc.ABC):
         return loaded, len(rows) - loaded
 
     def resolve_links(self) -> int:
-        for column, ref in (("father_id", "father_ref"), ("mother_id", "mother_ref"), ("spouse_id", "spouse_ref")):
-            self.run(_RESOLVE.format(column=column, ref=ref))
+        self.run(_RESOLVE)
         return self.conn.execute(text(_UNRESOLVED)).scalar_one()
 
     @abc.abstractmethod
@@ -472,14 +515,18 @@ class _Postgres(_Backend):
         super().__init__(conn, source)
         seq = {t: conn.execute(text(f"SELECT pg_get_serial_sequence('{t}', 'id')")).scalar_one()
                for t in ("person", "registry_event")}
+        # The batch statements cost tens of milliseconds; JIT compiling them
+        # costs seconds (the planner sees big estimates on the fresh temp table).
+        self.run("SET jit = off")
         # Ids come from the tables' own sequences as COPY fills the defaults,
         # so later statements can join on them without a RETURNING round trip.
         self.run(
             "CREATE TEMP TABLE IF NOT EXISTS import_staging ("
             + _ddl_columns(f"person_id bigint DEFAULT nextval('{seq['person']}'), "
-                           f"event_id bigint DEFAULT nextval('{seq['registry_event']}')")
+                           f"event_id bigint DEFAULT nextval('{seq['registry_event']}'), {_RELATIVES}")
             + ") ON COMMIT DELETE ROWS"
         )
+        self.run("CREATE INDEX IF NOT EXISTS ix_import_staging_ref ON import_staging (source_ref)")
         self.run("CREATE TEMP TABLE IF NOT EXISTS import_links "
                  "(source_ref text, father_ref text, mother_ref text, spouse_ref text)")
         self.copy_columns = ", ".join(name for name in _STAGED if name != "name_folded")
@@ -494,6 +541,12 @@ class _Postgres(_Backend):
         # name_folded (index 7) is computed by dancu_fold in SQL on PostgreSQL.
         self._copy("import_staging", self.copy_columns, [row[:7] + row[8:] for row in rows])
         self.run("ANALYZE import_staging")
+
+    def resolve_links(self) -> int:
+        # autovacuum never analyzes temporary tables; without statistics the
+        # planner takes the pending links for a handful of rows
+        self.run("ANALYZE import_links")
+        return super().resolve_links()
 
     def stage_links(self, links: list[tuple]) -> None:
         self._copy("import_links", "source_ref, father_ref, mother_ref, spouse_ref", links)
@@ -516,10 +569,11 @@ class _Sqlite(_Backend):
     def __init__(self, conn: Connection, source: str) -> None:
         super().__init__(conn, source)
         self.run("CREATE TEMP TABLE IF NOT EXISTS import_staging ("
-                 + _ddl_columns("person_id integer, event_id integer") + ")")
+                 + _ddl_columns(f"person_id integer, event_id integer, {_RELATIVES}") + ")")
         self.run("CREATE TEMP TABLE IF NOT EXISTS import_links "
                  "(source_ref text, father_ref text, mother_ref text, spouse_ref text)")
         self.run("CREATE INDEX IF NOT EXISTS temp.ix_import_staging_person ON import_staging (person_id)")
+        self.run("CREATE INDEX IF NOT EXISTS temp.ix_import_staging_ref ON import_staging (source_ref)")
         marks = ", ".join("?" * (len(_STAGED) + 2))
         self.insert_staged = f"INSERT INTO import_staging ({', '.join(_STAGED)}, person_id, event_id) VALUES ({marks})"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -219,12 +220,15 @@ def household_page(
 # ---- registrar actions ----------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
 class _Action:
     """One registrar action form: its fields, how they become the service's input, and the call."""
 
-    def __init__(self, slug: str, template: str, model: type[BaseModel], call: Callable[..., Any],
-                 fields: tuple[str, ...]) -> None:
-        self.slug, self.template, self.model, self.call, self.fields = slug, template, model, call, fields
+    slug: str
+    template: str
+    model: type[BaseModel]
+    call: Callable[..., Any]
+    fields: tuple[str, ...]
 
     def payload(self, form: dict[str, str]) -> dict[str, Any]:
         """Blank optional fields are left out, so the model's defaults apply."""
