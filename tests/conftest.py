@@ -41,7 +41,8 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
     if POSTGRES_URL:
         admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-        name = f"dancu_tpl_{worker}"
+        # Unique per process: two runs on one server (a developer's and CI's) must not collide.
+        name = f"dancu_tpl_{worker}_{os.getpid()}"
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
             conn.execute(text(f'CREATE DATABASE "{name}"'))

@@ -10,6 +10,7 @@ import typer
 from dancu import migrate
 from dancu.accounts.cli import app as user_app
 from dancu.audit.cli import app as audit_app
+from dancu.demo import demo
 from dancu.registry.cli import person_app, quality_app
 from dancu.registry.io_cli import export_command, import_command
 from dancu.registry.seed_cli import seed
@@ -24,6 +25,7 @@ app.add_typer(person_app, name="person")
 app.add_typer(quality_app, name="quality")
 app.add_typer(audit_app, name="audit")
 app.add_typer(units_app, name="address")
+app.command("demo")(demo)
 app.command("import")(import_command)
 app.command("export")(export_command)
 app.command("seed")(seed)

@@ -28,6 +28,21 @@ def add(
     typer.echo(f"created {role.value} {username}")
 
 
+@app.command("password")
+def password(
+    username: str,
+    new_password: str = typer.Option(..., "--password", prompt="New password", hide_input=True,
+                                     confirmation_prompt=True),
+) -> None:
+    """Set a new password (also lifts a lockout)."""
+    with session_scope() as session:
+        try:
+            services.set_password(session, username, new_password)
+        except (ValueError, LookupError) as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    typer.echo(f"password of {username} changed")
+
+
 @app.command("token")
 def token(username: str, password: str = typer.Option(..., prompt=True, hide_input=True)) -> None:
     """Issue an API bearer token (valid 12 hours)."""

@@ -53,6 +53,11 @@ def _aware(value: dt.datetime) -> dt.datetime:
     return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
+def _check_password(password: str) -> None:
+    if len(password) < 8:
+        raise ValueError("password must have at least 8 characters")
+
+
 def create_user(
     session: Session,
     username: str,
@@ -61,8 +66,7 @@ def create_user(
     display_name: str = "",
     scope_unit_id: int | None = None,
 ) -> User:
-    if len(password) < 8:
-        raise ValueError("password must have at least 8 characters")
+    _check_password(password)
     if session.scalar(select(User).where(User.username == username)):
         raise ValueError(f"user {username!r} already exists")
     user = User(
@@ -75,6 +79,22 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+def set_password(session: Session, username: str, password: str) -> None:
+    """Replace a password and lift any lockout."""
+    _check_password(password)
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise LookupError(f"no user {username!r}")
+    user.password_hash = _hasher.hash(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    session.flush()
+
+
+def user_exists(session: Session, username: str) -> bool:
+    return session.scalar(select(User.id).where(User.username == username)) is not None
 
 
 def actor_for(user: User) -> Actor:

@@ -629,6 +629,11 @@ def correct_person(session: Session, actor: Actor, person_id: int, data: Correct
     return _decoded_changes(changes)
 
 
+def population_size(session: Session) -> int:
+    """How many persons the register holds (a count, no personal data: not logged)."""
+    return session.scalar(select(func.count()).select_from(Person)) or 0
+
+
 # ---- data quality --------------------------------------------------------------------------
 
 
