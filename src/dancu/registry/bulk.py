@@ -24,12 +24,19 @@ import io
 import json
 import time
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from rich.progress import Progress, ProgressColumn, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    Progress,
+    ProgressColumn,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.text import Text
 from sqlalchemy import Connection, Date, DateTime, bindparam, select, text
 from sqlalchemy.orm import Session, aliased
@@ -530,6 +537,7 @@ class _Postgres(_Backend):
         self.run("CREATE TEMP TABLE IF NOT EXISTS import_links "
                  "(source_ref text, father_ref text, mother_ref text, spouse_ref text)")
         self.copy_columns = ", ".join(name for name in _STAGED if name != "name_folded")
+        self.analyzed = False
 
     def _copy(self, table: str, columns: str, rows: list[tuple]) -> None:
         cursor = self.conn.connection.driver_connection.cursor()
@@ -540,7 +548,11 @@ class _Postgres(_Backend):
     def stage(self, rows: list[tuple]) -> None:
         # name_folded (index 7) is computed by dancu_fold in SQL on PostgreSQL.
         self._copy("import_staging", self.copy_columns, [row[:7] + row[8:] for row in rows])
-        self.run("ANALYZE import_staging")
+        if not self.analyzed:
+            # Statistics outlive ON COMMIT DELETE ROWS, and batches are alike:
+            # the first one tells the planner enough for every later one.
+            self.run("ANALYZE import_staging")
+            self.analyzed = True
 
     def resolve_links(self) -> int:
         # autovacuum never analyzes temporary tables; without statistics the
@@ -721,26 +733,43 @@ def import_file(
         validator = _Validator(source, unit_index, fold_in_python=not postgres, today=dt.date.today())
         errors = _ErrorReport(error_path, keep_through_line=resume_after)
 
-        def commit_batch(rows: list[tuple], last_line: int, rejected: int) -> None:
+        def commit_batch(rows: list[tuple], rejections: list[tuple], last_line: int) -> None:
+            for rejection in rejections:
+                errors.add(*rejection)
             errors.flush()
             with conn.begin():
                 # Touch the job row first: it takes SQLite's write lock before
                 # ids are handed out, and serialises two runs of one file.
                 conn.execute(table.update().where(table.c.id == job["id"]).values(
-                    lines_done=last_line, rows_rejected=table.c.rows_rejected + rejected))
+                    lines_done=last_line, rows_rejected=table.c.rows_rejected + len(rejections)))
                 loaded, skipped = backend.load(rows) if rows else (0, 0)
                 conn.execute(table.update().where(table.c.id == job["id"]).values(
                     rows_loaded=table.c.rows_loaded + loaded))
             report.rows_loaded += loaded
             report.rows_skipped_already_present += skipped
+            report.rows_rejected += len(rejections)
+            advance(len(rows) + len(rejections))
 
         with ExitStack() as stack:
             handle = stack.enter_context(_open_text(path))
             stack.callback(errors.close)
             advance = stack.enter_context(_progress(progress, f"importing {path.name}"))
+            # The next batch is parsed and validated here while the previous one
+            # is written by this thread; the database (another process, or
+            # SQLite without the GIL) works in the meantime. One batch in flight
+            # keeps commits in file order, which resumption relies on.
+            writer = stack.enter_context(ThreadPoolExecutor(max_workers=1, thread_name_prefix="dancu-import"))
+            in_flight: Future | None = None
+
+            def hand_over(rows: list[tuple], rejections: list[tuple], last_line: int) -> None:
+                nonlocal in_flight
+                if in_flight is not None:
+                    in_flight.result()  # re-raises the previous batch's failure
+                in_flight = writer.submit(commit_batch, rows, rejections, last_line)
+
             batch: list[tuple] = []
+            rejections: list[tuple] = []
             seen: dict[str, int] = {}
-            rejected = 0
             line_no = resume_after
             for line_no, values, reason, raw in _records(path, handle):
                 if line_no <= resume_after:
@@ -755,16 +784,12 @@ def import_file(
                     seen[row[1]] = line_no
                     batch.append(row)
                 except _Rejected as exc:
-                    rejected += 1
-                    errors.add(line_no, values[_RECORD_ID] if values else "", str(exc), raw)
+                    rejections.append((line_no, values[_RECORD_ID] if values else "", str(exc), raw))
                 if report.rows_read % batch_size == 0:
-                    commit_batch(batch, line_no, rejected)
-                    advance(len(batch) + rejected)
-                    report.rows_rejected += rejected
-                    batch, seen, rejected = [], {}, 0
-            commit_batch(batch, line_no, rejected)
-            advance(len(batch) + rejected)
-            report.rows_rejected += rejected
+                    hand_over(batch, rejections, line_no)
+                    batch, rejections, seen = [], [], {}
+            hand_over(batch, rejections, line_no)
+            in_flight.result()
 
         with conn.begin():
             if resume_after:
