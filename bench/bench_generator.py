@@ -77,6 +77,7 @@ def main() -> None:
     parser.add_argument("--errors", type=float, default=0.05, help="error rate of the second, noisy run")
     parser.add_argument("--database-url", help="take communes from this database instead of a fresh SQLite one")
     parser.add_argument("--profile", action="store_true", help="also profile the clean run with pyinstrument")
+    parser.add_argument("--name", default="generator", help="result file name in bench/out")
     args = parser.parse_args()
 
     communes = _communes(args.database_url, args.province)
@@ -124,7 +125,7 @@ def main() -> None:
         "peak_rss_mb": round(peak_rss_mb, 1),
         "load_average_1min": round(os.getloadavg()[0], 2),
     }
-    path = write_result("generator", result)
+    path = write_result(args.name, result)
     print("| persons | generator persons/s (per CPU s) | baseline csv.writer constant rows/s "
           f"| generator / baseline time (CPU) | with {args.errors:.0%} errors + truth persons/s | CSV MB "
           "| peak RSS MB | load avg |")

@@ -143,6 +143,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=400, help="queries of each kind")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--name", default="search", help="result file name in bench/out")
     args = parser.parse_args()
     _configure(args.database_url, args.data_dir)
 
@@ -193,7 +194,7 @@ def main() -> None:
         server.terminate()
         server.wait(timeout=30)
 
-    path = write_result("search", {"persons": persons, "clients": args.clients, "queries": args.queries,
+    path = write_result(args.name, {"persons": persons, "clients": args.clients, "queries": args.queries,
                                    "uvicorn_workers": args.workers, "results": results})
     print("| query | direct SQL p50 / p95 (ms) | API p50 / p95 (ms) | API/direct p95 |")
     print("|---|---|---|---|")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import statistics
+import sys
+import time
 from pathlib import Path
 
 OUT = Path(__file__).parent / "out"
@@ -32,5 +35,9 @@ def machine() -> dict[str, object]:
 def write_result(name: str, result: dict) -> Path:
     OUT.mkdir(exist_ok=True)
     path = OUT / f"{name}.json"
-    path.write_text(json.dumps({"machine": machine(), **result}, indent=2, ensure_ascii=False))
+    # the command that produced the result, without the database password
+    command = re.sub(r"(://[^:/@\s]+):[^@\s]+@", r"\1:***@", "python " + " ".join(sys.argv))
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    path.write_text(json.dumps({"machine": machine(), "command": command, "finished": stamp, **result},
+                               indent=2, ensure_ascii=False))
     return path

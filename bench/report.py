@@ -1,0 +1,85 @@
+"""Rewrite the results section of docs/benchmarks.md from bench/out/*.json.
+
+    python bench/report.py
+
+Only the part between the ``results`` markers is generated; the rest of the
+page (what each benchmark measures, how to read it) is written by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from common import OUT
+
+DOC = Path(__file__).parent.parent / "docs" / "benchmarks.md"
+START, END = "<!-- results:start (bench/report.py) -->", "<!-- results:end -->"
+
+
+def _load(prefix: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(OUT.glob(f"{prefix}*.json"))]
+
+
+def _header(result: dict) -> str:
+    m = result["machine"]
+    return (f"_{result.get('finished', '?')}, {m['cpus']} CPUs, Python {m['python']}; "
+            f"command: `{result.get('command', '?')}`_")
+
+
+def _generator(results: list[dict]) -> list[str]:
+    lines = ["### Synthetic city generator", ""]
+    for r in results:
+        lines += [_header(r), "",
+                  "| persons | generator persons/s | baseline: csv.writer, constant rows/s | generator / baseline "
+                  "time (CPU) | with errors + ground truth, persons/s | CSV MB | peak RSS MB |",
+                  "|---:|---:|---:|---:|---:|---:|---:|",
+                  f"| {r['people']:,} | {r['generator_persons_per_s']:,} | {r['baseline_rows_per_s']:,} "
+                  f"| {r['generator_over_baseline']:.2f}x ({r['generator_over_baseline_cpu']:.2f}x) "
+                  f"| {r['with_errors']['persons_per_s']:,} ({r['with_errors']['error_rate']:.0%} errors) "
+                  f"| {r['csv_mb']} | {r['peak_rss_mb']} |", ""]
+    return lines
+
+
+def _import(results: list[dict]) -> list[str]:
+    lines = ["### Bulk import on PostgreSQL (`dancu import` vs raw `COPY`)", ""]
+    for r in results:
+        counts = ", ".join(f"{v:,} {k}" for k, v in r["counts"].items())
+        lines += [_header(r), "",
+                  "| persons | file MB | raw COPY into a bare text table, s | `dancu import`, s | ratio "
+                  "| import rows/s |",
+                  "|---:|---:|---:|---:|---:|---:|",
+                  f"| {r['people']:,} | {r['file_mb']} | {r['raw_copy_seconds']} | {r['import_seconds']} "
+                  f"| **{r['ratio']}x** | {r['import_rows_per_second']:,} |", "",
+                  f"Rows written: {counts}.", ""]
+    return lines
+
+
+def _search(results: list[dict]) -> list[str]:
+    lines = ["### Search on PostgreSQL (API vs the same SQL run directly)", ""]
+    for r in results:
+        lines += [_header(r), "",
+                  f"{r['persons']:,} persons, {r['clients']} concurrent clients, {r['queries']} queries of each "
+                  f"kind, {r['uvicorn_workers']} uvicorn workers.", "",
+                  "| query | direct SQL p50 / p95 ms | API p50 / p95 ms | API / direct p50 | API / direct p95 |",
+                  "|---|---:|---:|---:|---:|"]
+        for kind, k in r["results"].items():
+            label = {"id": "by PIN", "name": "by name, no diacritics"}.get(kind, kind)
+            lines.append(f"| {label} | {k['direct_sql']['p50_ms']} / {k['direct_sql']['p95_ms']} "
+                         f"| {k['api']['p50_ms']} / {k['api']['p95_ms']} | {k['p50_ratio']}x "
+                         f"| **{k['p95_ratio']}x** |")
+        lines.append("")
+    return lines
+
+
+def main() -> None:
+    body = _generator(_load("generator")) + _import(_load("import")) + _search(_load("search"))
+    page = DOC.read_text()
+    head, _, rest = page.partition(START)
+    _, _, tail = rest.partition(END)
+    DOC.write_text(head + START + "\n\n" + "\n".join(body) + "\n" + END + tail)
+    print(f"updated {DOC}")
+
+
+if __name__ == "__main__":
+    main()
