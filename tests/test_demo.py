@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import stat
 
-from test_smoke_cli import run_dancu
+import httpx
+from serving import free_port, serving
+from test_smoke_cli import _dancu, run_dancu
 
 from dancu import db
 from dancu.accounts import services as accounts
@@ -50,34 +52,11 @@ def test_demo_seeds_once_and_its_logins_work(database_url, tmp_path):
 
 
 def test_demo_serves_the_console_and_a_demo_login_works(database_url, tmp_path):
-    import socket
-    import subprocess
-    import time
-
-    import httpx
-    from test_smoke_cli import _dancu
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    process = subprocess.Popen([_dancu(), "demo", "--people", "150", "--port", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                httpx.get(f"{base}/login", timeout=1)
-                break
-            except httpx.TransportError:
-                assert process.poll() is None and time.monotonic() < deadline, "dancu demo did not start serving"
-                time.sleep(0.2)
+    port = free_port()
+    with serving([_dancu(), "demo", "--people", "150", "--port", str(port)], port, timeout=120) as base:
         password = json.loads((tmp_path / "demo-logins.json").read_text())["canbo.tp"]
         token = httpx.post(f"{base}/api/v1/auth/token", json={"username": "canbo.tp", "password": password})
         assert token.status_code == 200, token.text
         found = httpx.get(f"{base}/api/v1/persons", params={"text": "nguyen", "purpose": "kiểm tra bản demo"},
                           headers={"Authorization": f"Bearer {token.json()['access_token']}"})
         assert found.status_code == 200 and found.json()["total"] > 0
-    finally:
-        process.terminate()
-        process.wait(timeout=10)

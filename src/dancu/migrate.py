@@ -13,10 +13,10 @@ from dancu.db import get_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
-# Search structures that migration 0002 creates by hand because the ORM cannot
-# describe them (an FTS5 virtual table and its shadow tables, a trigram GIN
-# index on an expression); autogenerate must leave them alone.
-HAND_MADE = ("person_fts", "ix_person_name_trgm")
+# Search structures that migrations 0002 and 0004 create by hand because the
+# ORM cannot describe them (an FTS5 virtual table and its shadow tables,
+# indexes with PostgreSQL operator classes); autogenerate must leave them alone.
+HAND_MADE = ("person_fts", "ix_person_name_trgm", "ix_person_name_prefix")
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

@@ -3,7 +3,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dancu.registry.models import Sex
-from dancu.registry.pin import PROVINCE_CODES, InvalidPin, make_pin, parse_pin, pin_mismatches
+from dancu.registry.pin import (
+    PROVINCE_CODES,
+    InvalidPin,
+    make_pin,
+    parse_pin,
+    pin_mismatches,
+)
 
 provinces = st.sampled_from(sorted(PROVINCE_CODES))
 years = st.integers(min_value=1900, max_value=2399)

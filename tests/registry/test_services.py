@@ -35,6 +35,32 @@ def test_search_finds_a_name_with_or_without_diacritics(session, registrar, make
     assert [i.id for i in by_pin.items] == [wanted]
 
 
+def test_search_takes_exact_and_longer_names_and_near_misses_when_nobody_matches(
+        session, registrar, make_person, is_postgres):
+    an = make_person("Nguyễn Văn An")
+    an_khang = make_person("Nguyễn Văn An Khang")
+    hung = make_person("Nguyễn Văn Hùng")
+    page = services.search_persons(session, registrar, PersonQuery(text="nguyen van an"), PURPOSE)
+    assert [i.id for i in page.items][:2] == [an, an_khang] and hung not in [i.id for i in page.items]
+    if is_postgres:
+        # Nobody is called "Hunq": trigram similarity finds the near miss.
+        typo = services.search_persons(session, registrar, PersonQuery(text="nguyen van hunq"), PURPOSE)
+        assert typo.items[0].id == hung
+        assert services.search_persons(session, registrar, PersonQuery(text="50%_x"), PURPOSE).total == 0
+
+
+@pytest.mark.postgres_only
+def test_python_fold_equals_the_database_fold(session, is_postgres):
+    if not is_postgres:
+        pytest.skip("dancu_fold exists on PostgreSQL only")
+    from dancu.text import fold
+
+    samples = ["Nguyễn Văn Ân", "ĐẶNG THỊ  Ánh", " Huỳnh Ngọc Đoan Trang ", "Lò Văn Pá", "H'Hen Niê",
+               "Ksor Y Đức", "Bùi Thị Hương Giang", "Phạm   Quỳnh\tAnh", "Ưng Hoàng Phúc", "Ông Ích Khiêm"]
+    for sample in samples:
+        assert session.scalar(text("SELECT dancu_fold(:s)"), {"s": sample}) == fold(sample), sample
+
+
 def test_search_filters_by_birth_date_and_pages(session, registrar, make_person):
     for i in range(5):
         make_person("Lê Văn Cường", birth=f"19{60 + i}-01-02")

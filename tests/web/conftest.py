@@ -7,21 +7,18 @@ the environment (``database_url``), exactly as ``dancu serve`` would.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
+from serving import free_port, serving
+from web_helpers import AN_PIN, BINH_PIN, CHROMIUM_ARGS, PASSWORD, Seed, add_person
 
 from dancu.accounts.models import Role
 from dancu.accounts.services import SYSTEM, create_user
 from dancu.registry import services
 from dancu.registry.models import Sex
 from dancu.units import services as units
-from web_helpers import AN_PIN, BINH_PIN, CHROMIUM_ARGS, PASSWORD, Seed, add_person
 
 
 @pytest.fixture
@@ -43,35 +40,12 @@ def seed(session) -> Seed:
     return Seed(an_id=an, household_id=household_id, commune_id=commune.id, commune_name=commune.name)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def server(seed) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "--factory", "dancu.web.app:create_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        env=os.environ.copy(),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{base}/login", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the web server did not start") from None
-                time.sleep(0.1)
+    port = free_port()
+    with serving([sys.executable, "-m", "uvicorn", "--factory", "dancu.web.app:create_app", "--host", "127.0.0.1",
+                  "--port", str(port), "--log-level", "warning"], port, timeout=30) as base:
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-
 from web_helpers import PASSWORD
+
 from dancu.config import get_settings
 from dancu.i18n import catalog, negotiate
 from dancu.registry.quality import RULES

@@ -7,8 +7,8 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-
 from web_helpers import BINH_PIN, add_person, login, screenshot
+
 from dancu.registry.models import Sex
 
 pytestmark = pytest.mark.browser

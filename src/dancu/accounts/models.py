@@ -9,6 +9,7 @@ from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dancu.db import Base
+from dancu.units import models as _units  # noqa: F401  (registers admin_unit, the target of scope_unit_id)
 
 
 class Role(str, enum.Enum):
