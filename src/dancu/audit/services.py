@@ -47,6 +47,14 @@ class PurposeRequired(ValueError):
     pass
 
 
+def require_purpose(purpose: str | None) -> str:
+    """The stated purpose of a read, stripped; refused when it is missing or too short."""
+    purpose = (purpose or "").strip()
+    if len(purpose) < 3:
+        raise PurposeRequired("a purpose (at least 3 characters) is required to read personal data")
+    return purpose
+
+
 def record_accesses(
     session: Session,
     actor: Actor,
@@ -59,11 +67,11 @@ def record_accesses(
     """Append one entry per subject under a single lock of the chain head.
 
     Runs in the caller's transaction, so a read and its log entries commit
-    together or not at all. Even an empty read needs a purpose.
+    together or not at all. Even an empty read needs a purpose. The head's row
+    lock serialises every reader until its transaction ends: call this as the
+    last statement of a read, after the answer is built, and commit promptly.
     """
-    purpose = (purpose or "").strip()
-    if len(purpose) < 3:
-        raise PurposeRequired("a purpose (at least 3 characters) is required to read personal data")
+    purpose = require_purpose(purpose)
     if not subject_ids:
         return []
     head = session.scalar(select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update())

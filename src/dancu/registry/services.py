@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, load_only
 
 from dancu.accounts.services import Actor, PermissionDenied, Role
-from dancu.audit.services import record_access, record_accesses
+from dancu.audit.services import record_access, record_accesses, require_purpose
 from dancu.crypto import decrypt_text, encrypt_text
 from dancu.registry import quality
 from dancu.registry.dates import PartialDate
@@ -153,8 +153,16 @@ def _summary(session: Session, person: Person) -> PersonSummary:
     )
 
 
+def _total(session: Session, stmt: Select, page: int, page_size: int, rows_on_page: int) -> int:
+    """Matches in all; a first page that is not full already says how many (most PIN lookups)."""
+    if page == 1 and rows_on_page < page_size:
+        return rows_on_page
+    return session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
+
+
 def search_persons(session: Session, actor: Actor, query: PersonQuery, purpose: str) -> SearchPage:
     actor.require(*READERS)
+    purpose = require_purpose(purpose)
     stmt = select(Person).options(_SUMMARY_COLUMNS)
     order: list = []
     text_query = query.text.strip()
@@ -179,20 +187,21 @@ def search_persons(session: Session, actor: Actor, query: PersonQuery, purpose: 
     scope = _scope_condition(session, actor)
     if scope is not None:
         stmt = stmt.where(scope)
-    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery()))
     rows = session.scalars(
         stmt.order_by(*order, Person.id).limit(query.page_size).offset((query.page - 1) * query.page_size)
     ).all()
-    record_accesses(
-        session, actor, "search_hit", "person", [p.id for p in rows], purpose,
-        detail=f"query={text_query or pin or ''} birth={query.birth_date or query.birth_year or ''}",
-    )
-    return SearchPage(
+    total = _total(session, stmt, query.page, query.page_size, len(rows))
+    page = SearchPage(
         items=[_summary(session, p) for p in rows],
         total=total,
         page=query.page,
         page_size=query.page_size,
     )
+    record_accesses(
+        session, actor, "search_hit", "person", [p.id for p in rows], purpose,
+        detail=f"query={text_query or pin or ''} birth={query.birth_date or query.birth_year or ''}",
+    )
+    return page
 
 
 # ---- reading a record, now or as of a past date --------------------------------------------
@@ -243,6 +252,7 @@ def _rewind(state: dict, events: Iterable[RegistryEvent], as_of: dt.date) -> dic
 def get_person(session: Session, actor: Actor, person_id: int, purpose: str,
                as_of: dt.date | None = None) -> PersonDetail:
     actor.require(*READERS)
+    purpose = require_purpose(purpose)
     person = _load(session, person_id)
     _check_in_scope(session, actor, person)
     events = session.scalars(
@@ -256,8 +266,6 @@ def get_person(session: Session, actor: Actor, person_id: int, purpose: str,
             raise PersonNotFound(f"this person was not born yet on {as_of.isoformat()}")
         state = _rewind(state, events, as_of)
         events = [e for e in events if e.effective_on <= as_of]
-    record_access(session, actor, "read", "person", person_id, purpose,
-                  detail=f"as_of={as_of.isoformat()}" if as_of else "")
 
     residences = sorted(
         (r for r in person.residences if as_of is None or r.valid_from <= as_of),
@@ -280,7 +288,7 @@ def get_person(session: Session, actor: Actor, person_id: int, purpose: str,
     birth = PartialDate(state["birth_year"], state["birth_month"], state["birth_day"])
     issues = [c for c in person.quality_issues.split(",") if c]
     status = quality.QualityStatus(tuple(issues))
-    return PersonDetail(
+    detail = PersonDetail(
         id=person.id, as_of=as_of, pin=state["pin"], family_name=state["family_name"],
         middle_name=state["middle_name"], given_name=state["given_name"],
         full_name=join_name(state["family_name"], state["middle_name"], state["given_name"]) or state["full_name"],
@@ -312,6 +320,9 @@ def get_person(session: Session, actor: Actor, person_id: int, purpose: str,
         ],
         quality=QualityView(dimensions=status.as_dict(), issues=issues),
     )
+    record_access(session, actor, "read", "person", person_id, purpose,
+                  detail=f"as_of={as_of.isoformat()}" if as_of else "")
+    return detail
 
 
 def _open_on(residence: Residence, as_of: dt.date | None) -> bool:
@@ -674,10 +685,11 @@ def persons_failing(session: Session, actor: Actor, rule: str, unit_id: int | No
     scope = _scope_condition(session, actor)
     if scope is not None:
         stmt = stmt.where(scope)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery()))
     rows = session.scalars(stmt.order_by(Person.id).limit(page_size).offset((page - 1) * page_size)).all()
-    record_accesses(session, actor, "quality_review", "person", [p.id for p in rows], purpose, detail=f"rule={rule}")
-    return SearchPage(
+    total = _total(session, stmt, page, page_size, len(rows))
+    result = SearchPage(
         items=[_summary(session, p) for p in rows],
         total=total, page=page, page_size=page_size,
     )
+    record_accesses(session, actor, "quality_review", "person", [p.id for p in rows], purpose, detail=f"rule={rule}")
+    return result
