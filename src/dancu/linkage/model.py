@@ -1,0 +1,299 @@
+"""The Splink model: comparisons, blocking rules, unsupervised training, scoring and clustering.
+
+Fellegi-Sunter on DuckDB. Every comparison works on the columns written by
+``dancu.linkage.prepare``; the reasons for each level are in docs/linkage.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.internals.splink_dataframe import SplinkDataFrame
+
+from dancu.linkage.prepare import INTEGER_COLUMNS, PREPARED_COLUMNS
+
+# Some levels describe errors too rare for EM to observe in most data sets
+# (a name written given name first, a PIN keyed with one wrong digit). EM
+# would give an unobserved level m = 1e-6, i.e. turn a typical keying error
+# into proof of two different people; these m probabilities are therefore
+# set, as the share of true duplicates expected to show the error.
+NAME_ORDER_M = 0.01
+PIN_KEYING_ERROR_M = 0.02
+DAY_MONTH_SWAP_M = 0.02
+# EM on a city's few hundred duplicates finds m = 0 for differences it never
+# saw (a given name mistyped twice, a date both swapped and a year off), and
+# m = 0 makes such a pair impossible whatever else agrees. Every level keeps
+# at least this m: strong evidence against, never proof.
+M_FLOOR = 0.001
+# u of the name-order level: two different people whose name words coincide
+# in another order. Random sampling almost never meets such a pair, so u is set
+# too, at an upper bound: about the chance that two people share a full name.
+NAME_ORDER_U = 1e-3
+
+
+def _same_words_other_order(column: str) -> cll.CustomLevel:
+    # Only the compared part and the word list: a comparison that used another
+    # name part would be left out of EM rounds blocking on that part.
+    return cll.CustomLevel(
+        f"name_words_l = name_words_r AND {column}_l <> {column}_r",
+        label_for_charts="Same name words in another order",
+    ).configure(m_probability=NAME_ORDER_M, fix_m_probability=True,
+                u_probability=NAME_ORDER_U, fix_u_probability=True)
+
+
+def _name_part(column: str, label: str, order_variant: bool) -> cl.CustomComparison:
+    """Exact (weighted by how common the name is), a keying error, similar, different."""
+    levels: list[Any] = [
+        cll.NullLevel(column),
+        cll.ExactMatchLevel(column, term_frequency_adjustments=True),
+    ]
+    if order_variant:
+        levels.append(_same_words_other_order(column))
+    levels += [
+        cll.DamerauLevenshteinLevel(column, 1),
+        cll.JaroWinklerLevel(column, 0.88),
+        cll.ElseLevel(),
+    ]
+    return cl.CustomComparison(levels, output_column_name=column, comparison_description=label)
+
+
+def _birth_date() -> cl.CustomComparison:
+    """Partial dates agree as far as both are known; day/month swaps and year slips are their own levels."""
+    return cl.CustomComparison(
+        [
+            cll.CustomLevel("birth_year_l IS NULL OR birth_year_r IS NULL").configure(is_null_level=True),
+            cll.CustomLevel("birth_day_l IS NOT NULL AND birth_date_l = birth_date_r",
+                            label_for_charts="Same full date"),
+            cll.CustomLevel("birth_year_l = birth_year_r AND birth_month_l = birth_day_r "
+                            "AND birth_day_l = birth_month_r", label_for_charts="Day and month swapped",
+                            ).configure(m_probability=DAY_MONTH_SWAP_M, fix_m_probability=True),
+            cll.CustomLevel("birth_year_l = birth_year_r AND birth_month_l = birth_month_r",
+                            label_for_charts="Same year and month (day differs or unknown)"),
+            cll.CustomLevel("abs(birth_year_l - birth_year_r) = 1 AND birth_month_l = birth_month_r "
+                            "AND birth_day_l = birth_day_r", label_for_charts="Same day and month, year off by one"),
+            cll.CustomLevel("birth_year_l = birth_year_r", label_for_charts="Same year"),
+            cll.ElseLevel(),
+        ],
+        output_column_name="birth_date",
+        comparison_description="Date of birth (partial dates allowed)",
+    )
+
+
+def _pin() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        [
+            cll.NullLevel("pin"),
+            cll.ExactMatchLevel("pin"),
+            # PINs are all 12 digits, so distance 1 is one wrong digit or two adjacent digits swapped
+            cll.DamerauLevenshteinLevel("pin", 1).configure(m_probability=PIN_KEYING_ERROR_M,
+                                                           fix_m_probability=True),
+            cll.ElseLevel(),
+        ],
+        output_column_name="pin",
+        comparison_description="Personal identification number",
+    )
+
+
+def _residence() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        [
+            cll.NullLevel("commune"),
+            cll.ExactMatchLevel("commune", term_frequency_adjustments=True),
+            cll.ExactMatchLevel("province"),
+            cll.ElseLevel(),
+        ],
+        output_column_name="commune",
+        comparison_description="Residence: today's commune, else province",
+    )
+
+
+def _origin() -> cl.CustomComparison:
+    """Hometown and birth-registration commune together.
+
+    Both are usually the parents' commune, so siblings and cousins share them:
+    compared separately they would count one family fact twice.
+    """
+    return cl.CustomComparison(
+        [
+            cll.CustomLevel("(hometown_l IS NULL OR hometown_r IS NULL) "
+                            "AND (birthplace_l IS NULL OR birthplace_r IS NULL)").configure(is_null_level=True),
+            cll.CustomLevel("hometown_l = hometown_r AND birthplace_l = birthplace_r",
+                            label_for_charts="Same hometown and birth commune"),
+            cll.CustomLevel("hometown_l = hometown_r OR birthplace_l = birthplace_r",
+                            label_for_charts="Same hometown or birth commune"),
+            cll.CustomLevel("hometown_province_l = hometown_province_r "
+                            "OR birthplace_province_l = birthplace_province_r",
+                            label_for_charts="Same province of hometown or birth"),
+            cll.ElseLevel(),
+        ],
+        output_column_name="origin",
+        comparison_description="Hometown and birth registration, in today's units",
+    )
+
+
+def comparisons() -> list[cl.CustomComparison | cl.ExactMatch]:
+    return [
+        _name_part("family_f", "Family name (folded)", order_variant=True),
+        _name_part("middle_f", "Middle name (folded)", order_variant=False),
+        _name_part("given_f", "Given name (folded)", order_variant=True),
+        _birth_date(),
+        cl.ExactMatch("sex"),
+        _pin(),
+        _residence(),
+        _origin(),
+    ]
+
+
+def prediction_blocking_rules() -> list:
+    """Pairs are only scored when one of these holds; none is a cartesian product.
+
+    Each rule catches duplicates the others miss: a typo in the given name
+    (family name + full date), a wrong birth year (whole name + day and
+    month), both at once within a commune, or a reused PIN.
+    """
+    return [
+        block_on("pin"),
+        block_on("given_f", "birth_year"),
+        block_on("family_f", "birth_year", "birth_month", "birth_day"),
+        block_on("family_f", "middle_f", "given_f", "birth_month", "birth_day"),
+        block_on("family_f", "given_f", "commune"),
+        block_on("birthplace", "hometown", "birth_year", "sex"),
+    ]
+
+
+def training_blocking_rules() -> list:
+    """EM rounds: each estimates m for the comparisons its rule does not use."""
+    return [
+        block_on("given_f", "birth_year"),  # family and middle name
+        block_on("family_f", "birth_year", "birth_month", "birth_day"),  # given and middle name
+        block_on("family_f", "middle_f", "given_f"),  # date of birth
+    ]
+
+
+def deterministic_rules() -> list:
+    """Near-certain matches, counted to estimate the share of duplicates."""
+    return [
+        block_on("family_f", "middle_f", "given_f", "birth_date", "sex"),
+        block_on("pin", "given_f"),
+    ]
+
+
+def settings() -> SettingsCreator:
+    return SettingsCreator(
+        link_type="dedupe_only",
+        unique_id_column_name="unique_id",
+        comparisons=comparisons(),
+        blocking_rules_to_generate_predictions=prediction_blocking_rules(),
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+    )
+
+
+def _arrow_table(records: Sequence[dict]) -> pa.Table:
+    schema = pa.schema([(c, pa.int32() if c in INTEGER_COLUMNS else pa.string()) for c in PREPARED_COLUMNS])
+    return pa.Table.from_pydict({c: [r[c] for r in records] for c in PREPARED_COLUMNS}, schema=schema)
+
+
+def _with_m_floor(model: dict, floor: float) -> dict:
+    """The trained model with every estimated m at least ``floor`` (each comparison's m still sum to 1)."""
+    for comparison in model["comparisons"]:
+        levels = [level for level in comparison["comparison_levels"]
+                  if not level.get("is_null_level") and level.get("m_probability") is not None]
+        raised = {id(level): max(level["m_probability"], floor) for level in levels}
+        fixed = sum(level["m_probability"] for level in levels if level.get("fix_m_probability"))
+        free = sum(raised[id(level)] for level in levels if not level.get("fix_m_probability"))
+        for level in levels:
+            if not level.get("fix_m_probability"):
+                level["m_probability"] = raised[id(level)] * (1 - fixed) / free
+    return model
+
+
+@dataclass(frozen=True)
+class ScoredPair:
+    left_record: str
+    right_record: str
+    match_weight: float
+    match_probability: float
+
+
+class DedupeModel:
+    """One data set deduplicated with the model: train, score, cluster.
+
+    ``threads`` caps DuckDB's worker threads (None: one per core).
+    ``recall_of_exact_rules`` is the share of true duplicates assumed to agree
+    on a deterministic rule, used to estimate the prior of a match.
+    """
+
+    def __init__(self, records: Sequence[dict], *, threads: int | None = None, seed: int = 42,
+                 u_sample_pairs: float = 1e6, em_max_pairs: float = 5e6,
+                 recall_of_exact_rules: float = 0.6) -> None:
+        if len(records) < 2:
+            raise ValueError("linkage needs at least two records")
+        if len({r["unique_id"] for r in records}) != len(records):
+            raise ValueError("record_id values must be unique within the data set")
+        self.records = len(records)
+        self.seed = seed
+        self.u_sample_pairs = u_sample_pairs
+        self.em_max_pairs = em_max_pairs
+        self.recall_of_exact_rules = recall_of_exact_rules
+        self._connection = duckdb.connect(":memory:")
+        if threads is not None:
+            self._connection.execute(f"SET threads = {int(threads)}")
+        db_api = DuckDBAPI(self._connection)
+        self._table = db_api.register(_arrow_table(records), dataset_display_name="persons")
+        self.linker = Linker(self._table, settings(), log_level=logging.ERROR)
+        self._predictions: SplinkDataFrame | None = None
+
+    def train(self) -> None:
+        """Expectation maximisation without labels: prior from exact rules, u by random sampling, m by EM."""
+        training = self.linker.training
+        training.estimate_probability_two_random_records_match(deterministic_rules(), self.recall_of_exact_rules)
+        training.estimate_u_using_random_sampling(max_pairs=self.u_sample_pairs, seed=self.seed)
+        for rule in training_blocking_rules():
+            training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=self.em_max_pairs)
+        self.linker = Linker(self._table, _with_m_floor(self.linker.misc.save_model_to_json(), M_FLOOR),
+                             log_level=logging.ERROR)
+
+    def score(self) -> int:
+        """Score every candidate pair of the blocking rules; returns how many were scored."""
+        self._predictions = self.linker.inference.predict()
+        return self._connection.execute(f"SELECT count(*) FROM {self._predictions.physical_name}").fetchall()[0][0]
+
+    def pairs(self, min_probability: float) -> Iterator[ScoredPair]:
+        """Scored pairs at or above a match probability, strongest first."""
+        if self._predictions is None:
+            raise RuntimeError("score() first")
+        cursor = self._connection.cursor()
+        cursor.execute(
+            "SELECT unique_id_l, unique_id_r, match_weight, match_probability "
+            f"FROM {self._predictions.physical_name} WHERE match_probability >= ? "
+            "ORDER BY match_weight DESC, unique_id_l, unique_id_r",
+            [float(min_probability)],
+        )
+        while batch := cursor.fetchmany(10_000):
+            for left, right, weight, probability in batch:
+                yield ScoredPair(left, right, float(weight), float(probability))
+        cursor.close()
+
+    def clusters(self, threshold: float) -> dict[str, str]:
+        """record id -> cluster id (the smallest record id of its cluster) at a match probability."""
+        if self._predictions is None:
+            raise RuntimeError("score() first")
+        clustered = self.linker.clustering.cluster_pairwise_predictions_at_threshold(
+            self._predictions, threshold_match_probability=threshold)
+        rows = self._connection.execute(f"SELECT unique_id, cluster_id FROM {clustered.physical_name}").fetchall()
+        return {str(record): str(cluster) for record, cluster in rows}
+
+    def model_json(self) -> dict:
+        return self.linker.misc.save_model_to_json()
+
+    def close(self) -> None:
+        self._connection.close()

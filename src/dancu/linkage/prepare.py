@@ -1,0 +1,147 @@
+"""Vietnamese-aware preparation of person rows for probabilistic linkage.
+
+Rows come in the exchange format (docs/data-format.md). Each becomes a flat
+record of the columns the Splink model compares: accent-folded name parts,
+the name's words in a fixed order (to recognise "An Nguyễn Văn" as
+"Nguyễn Văn An"), the parts of a partial birth date, and every unit
+reference converted to today's commune and province, so that a pre-2025
+code and its successor compare equal.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy.orm import Session
+
+from dancu.registry.dates import PartialDate
+from dancu.text import fold, split_full_name
+from dancu.units import services as units
+
+# The columns of a prepared record, in the order the model's input table holds them.
+PREPARED_COLUMNS: tuple[str, ...] = (
+    "unique_id", "pin", "family_f", "middle_f", "given_f", "name_words", "birth_year", "birth_month",
+    "birth_day", "birth_date", "sex", "commune", "province", "hometown", "hometown_province",
+    "birthplace", "birthplace_province",
+)
+# Integer columns; every other prepared column is text.
+INTEGER_COLUMNS = frozenset({"birth_year", "birth_month", "birth_day"})
+
+
+class UnitNormaliser:
+    """Unit references (``26740``, ``legacy:26740``) -> (today's commune code, its province code).
+
+    Built once from the unit tables through ``dancu.units.services``; a
+    reference that names no unit, or one with no successor today, gives
+    ``(None, None)``: an unknown place is missing evidence, not a mismatch.
+    """
+
+    def __init__(self, session: Session) -> None:
+        by_id: dict[int, tuple[str, str]] = {}
+        for province in units.list_provinces(session):
+            for commune in units.list_communes(session, province.code):
+                by_id[commune.id] = (commune.code, commune.province_code)
+        self._today = {ref: by_id[unit_id] for ref, unit_id in units.unit_ref_index(session).items()
+                       if unit_id in by_id}
+
+    def __call__(self, ref: str | None) -> tuple[str | None, str | None]:
+        return self._today.get((ref or "").strip(), (None, None))
+
+
+def _text(value: str | None) -> str | None:
+    """Folded text, or None for an empty value: Splink treats NULL as "not known"."""
+    folded = fold(value or "")
+    return folded or None
+
+
+def _pin(value: str | None) -> str | None:
+    digits = (value or "").strip()
+    return digits if len(digits) == 12 and digits.isdigit() else None
+
+
+def _birth(value: str | None) -> PartialDate:
+    try:
+        return PartialDate.parse(value or "")
+    except ValueError:
+        # linkage reads whatever a source holds; an impossible date is simply unknown
+        return PartialDate(None)
+
+
+def prepare_row(row: dict[str, str], normalise_unit: UnitNormaliser) -> dict[str, str | int | None]:
+    """One exchange-format row as the model's input record."""
+    family, middle, given = (row.get("family_name") or "", row.get("middle_name") or "", row.get("given_name") or "")
+    if not (family or given) and row.get("full_name"):
+        family, middle, given = split_full_name(row["full_name"])
+    family_f, middle_f, given_f = _text(family), _text(middle), _text(given)
+    words = " ".join(sorted(" ".join(p for p in (family_f, middle_f, given_f) if p).split()))
+    birth = _birth(row.get("birth_date"))
+    # the commune someone lives in: the permanent residence, else the temporary one
+    commune, province = normalise_unit(row.get("permanent_unit") or row.get("temporary_unit"))
+    hometown, hometown_province = normalise_unit(row.get("hometown_unit"))
+    birthplace, birthplace_province = normalise_unit(row.get("birth_registration_unit"))
+    sex = (row.get("sex") or "").strip().upper()
+    return {
+        "unique_id": row["record_id"].strip(),
+        "pin": _pin(row.get("pin")),
+        "family_f": family_f,
+        "middle_f": middle_f,
+        "given_f": given_f,
+        "name_words": words or None,
+        "birth_year": birth.year,
+        "birth_month": birth.month,
+        "birth_day": birth.day,
+        "birth_date": birth.iso() or None,
+        "sex": sex if sex in ("M", "F") else None,
+        "commune": commune,
+        "province": province,
+        "hometown": hometown,
+        "hometown_province": hometown_province,
+        "birthplace": birthplace,
+        "birthplace_province": birthplace_province,
+    }
+
+
+# ---- reading files in the exchange format --------------------------------------------------------
+
+
+def _open_text(path: Path) -> IO[str]:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
+    return path.open(encoding="utf-8-sig", newline="")
+
+
+def _is_jsonl(path: Path) -> bool:
+    suffixes = path.suffixes[-2:] if path.suffix == ".gz" else path.suffixes[-1:]
+    kind = suffixes[0].lower() if suffixes else ""
+    if kind in (".jsonl", ".ndjson"):
+        return True
+    if kind == ".csv":
+        return False
+    raise ValueError(f"{path.name}: unknown format (expected .csv, .jsonl or .ndjson, optionally .gz)")
+
+
+def read_rows(path: Path) -> Iterator[dict[str, str]]:
+    """Rows of an exchange-format file (CSV or JSON Lines, optionally gzipped) as dicts.
+
+    Only ``record_id`` is required; columns the model does not use are
+    ignored, so a wider agency file reads as well as a register export.
+    """
+    path = Path(path)
+    jsonl = _is_jsonl(path)
+    with _open_text(path) as handle:
+        if jsonl:
+            rows: Iterable[dict] = (json.loads(line) for line in handle if line.strip())
+        else:
+            rows = csv.DictReader(handle)
+            if "record_id" not in (rows.fieldnames or []):
+                raise ValueError(f"{path.name}: the header has no record_id column")
+        for number, row in enumerate(rows, start=1):
+            if not str(row.get("record_id") or "").strip():
+                raise ValueError(f"{path.name}: row {number} has no record_id")
+            yield {key: "" if value is None else str(value) for key, value in row.items()}

@@ -1,0 +1,242 @@
+"""Deduplication runs: read persons, prepare, train, score, cluster, store; and evaluation.
+
+Persons of the register are read through the registry's export (the
+exchange format), never from its tables, and the read is written to the
+access log with its purpose. Files in the exchange format are read directly.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import itertools
+import json
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from dancu.accounts.models import Role
+from dancu.accounts.services import Actor
+from dancu.audit.services import record_access, require_purpose
+from dancu.linkage.model import DedupeModel, ScoredPair
+from dancu.linkage.models import LinkagePair, LinkageRun
+from dancu.linkage.prepare import UnitNormaliser, prepare_row, read_rows
+from dancu.linkage.schemas import Evaluation, LinkageOptions, RunSummary
+from dancu.registry.bulk import export_persons
+
+REGISTER_SOURCE = "register"
+Pair = tuple[str, str]
+
+
+class Steps(Protocol):
+    """Where a long computation reports progress: ``step`` starts a named step
+    and returns the function that advances it by a number of items."""
+
+    def step(self, label: str, total: int | None = None) -> Callable[[int], None]: ...
+
+
+class SilentSteps:
+    def step(self, label: str, total: int | None = None) -> Callable[[int], None]:
+        return lambda _n: None
+
+
+def _pair(left: str, right: str) -> Pair:
+    return (left, right) if left < right else (right, left)
+
+
+def prepare_file(session: Session, path: Path, steps: Steps | None = None) -> list[dict]:
+    """The rows of an exchange-format file as the model's input records."""
+    steps = steps or SilentSteps()
+    normalise_unit = UnitNormaliser(session)
+    advance = steps.step(f"reading {Path(path).name}")
+    records = []
+    for row in read_rows(path):
+        records.append(prepare_row(row, normalise_unit))
+        if len(records) % 1_000 == 0:
+            advance(1_000)
+    advance(len(records) % 1_000)
+    return records
+
+
+@dataclass
+class Dedupe:
+    """What one deduplication found, before it is stored or scored."""
+
+    records: int
+    candidate_pairs: int
+    kept_pairs: list[ScoredPair]
+    clusters: dict[str, str]
+    model: dict
+    scoring_seconds: float
+    # candidate pairs that are true pairs, when a truth was given
+    true_candidates: int | None = None
+
+    def matched(self, threshold: float) -> list[ScoredPair]:
+        return [p for p in self.kept_pairs if p.match_probability >= threshold]
+
+
+def dedupe(records: list[dict], options: LinkageOptions, steps: Steps | None = None,
+           truth: set[Pair] | None = None) -> Dedupe:
+    """Train the model on the records themselves (no labels), score the candidate pairs, cluster.
+
+    With ``truth``, also count the candidate pairs that are true pairs (the blocking rules' recall).
+    """
+    steps = steps or SilentSteps()
+    model = DedupeModel(records, threads=options.threads, seed=options.seed,
+                        u_sample_pairs=options.u_sample_pairs, em_max_pairs=options.em_max_pairs)
+    try:
+        steps.step("training (u by sampling, m by EM)")
+        model.train()
+        steps.step("scoring candidate pairs")
+        started = time.perf_counter()
+        candidates = model.score()
+        scoring_seconds = time.perf_counter() - started
+        steps.step("clustering")
+        kept = list(model.pairs(options.review_threshold))
+        true_candidates = None
+        if truth is not None:
+            true_candidates = sum(_pair(p.left_record, p.right_record) in truth for p in model.pairs(0.0))
+        clusters = model.clusters(options.threshold)
+        return Dedupe(len(records), candidates, kept, clusters, model.model_json(), scoring_seconds,
+                      true_candidates)
+    finally:
+        model.close()
+
+
+def _write_pairs(path: Path, pairs: Iterable[ScoredPair], threshold: float) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("left_record", "right_record", "match_weight", "match_probability", "duplicate"))
+        for p in pairs:
+            left, right = _pair(p.left_record, p.right_record)
+            writer.writerow((left, right, f"{p.match_weight:.3f}", f"{p.match_probability:.6f}",
+                             "yes" if p.match_probability >= threshold else "review"))
+
+
+def _write_clusters(path: Path, clusters: dict[str, str]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(("record_id", "cluster_id"))
+        writer.writerows(sorted(clusters.items()))
+
+
+def _export_register(session: Session, actor: Actor, purpose: str, workdir: Path) -> Path:
+    actor.require(Role.ADMIN)
+    purpose = require_purpose(purpose)
+    path = workdir / "register.csv"
+    written = export_persons(path, progress=False)
+    # one entry for the whole read: it is a bulk read of the register, not of one person
+    record_access(session, actor, "linkage.read", "register", "all", purpose, detail=f"{written} persons")
+    return path
+
+
+def run_linkage(
+    session: Session,
+    actor: Actor,
+    *,
+    path: Path | None,
+    out_dir: Path,
+    options: LinkageOptions,
+    purpose: str | None = None,
+    steps: Steps | None = None,
+) -> RunSummary:
+    """Deduplicate a file (or the register when ``path`` is None), store the run and its
+    pairs at or above the review threshold, and write ``<name>.pairs.csv`` and
+    ``<name>.clusters.csv`` into ``out_dir``."""
+    steps = steps or SilentSteps()
+    started_at = dt.datetime.now(dt.UTC)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="dancu-linkage-") as workdir:
+        if path is None:
+            steps.step("exporting the register")
+            source, input_path = REGISTER_SOURCE, _export_register(session, actor, purpose or "", Path(workdir))
+        else:
+            source, input_path = str(path), Path(path)
+        records = prepare_file(session, input_path, steps)
+    result = dedupe(records, options, steps)
+    matched = result.matched(options.threshold)
+    sizes = Counter(result.clusters.values())
+    duplicate_records = sum(size for size in sizes.values() if size > 1)
+
+    steps.step("storing the run")
+    run = LinkageRun(
+        source=source[:400], actor=actor.username[:60], started_at=started_at, records=result.records,
+        candidate_pairs=result.candidate_pairs, threshold=options.threshold,
+        review_threshold=options.review_threshold, matched_pairs=len(matched),
+        clusters=sum(1 for size in sizes.values() if size > 1), seconds=0.0,
+        model=json.dumps(result.model, ensure_ascii=False),
+    )
+    session.add(run)
+    session.flush()
+    rows = [{"run_id": run.id, "left_record": left, "right_record": right, "match_weight": p.match_weight,
+             "match_probability": p.match_probability}
+            for p in result.kept_pairs for left, right in [_pair(p.left_record, p.right_record)]]
+    for start in range(0, len(rows), 5_000):
+        session.execute(insert(LinkagePair), rows[start:start + 5_000])
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    name = "register" if path is None else Path(path).name.split(".")[0]
+    pairs_csv = out_dir / f"{name}.run{run.id}.pairs.csv"
+    clusters_csv = out_dir / f"{name}.run{run.id}.clusters.csv"
+    _write_pairs(pairs_csv, result.kept_pairs, options.threshold)
+    _write_clusters(clusters_csv, result.clusters)
+    run.seconds = time.perf_counter() - started
+    run.finished_at = dt.datetime.now(dt.UTC)
+    session.commit()
+    return RunSummary(
+        run_id=run.id, source=source, records=result.records, candidate_pairs=result.candidate_pairs,
+        matched_pairs=len(matched), review_pairs=len(result.kept_pairs) - len(matched), clusters=run.clusters,
+        duplicate_records=duplicate_records, seconds=run.seconds,
+        pairs_per_second=result.candidate_pairs / max(result.scoring_seconds, 1e-9),
+        pairs_csv=str(pairs_csv), clusters_csv=str(clusters_csv),
+    )
+
+
+# ---- evaluation against a ground truth -------------------------------------------------------------
+
+
+def truth_pairs(truth_path: Path) -> set[Pair]:
+    """Every pair of records sharing an ``entity_id`` in a truth file (``record_id,entity_id,...``)."""
+    members: dict[str, list[str]] = defaultdict(list)
+    with Path(truth_path).open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not {"record_id", "entity_id"} <= set(reader.fieldnames or []):
+            raise ValueError(f"{Path(truth_path).name}: expected the columns record_id and entity_id")
+        for row in reader:
+            members[row["entity_id"]].append(row["record_id"])
+    return {_pair(a, b) for ids in members.values() for a, b in itertools.combinations(ids, 2)}
+
+
+def pairwise_scores(predicted: set[Pair], truth: set[Pair]) -> tuple[int, float, float, float]:
+    """(true positives, precision, recall, F1); an empty side scores 1.0 only if both are empty."""
+    hits = len(predicted & truth)
+    precision = hits / len(predicted) if predicted else float(not truth)
+    recall = hits / len(truth) if truth else float(not predicted)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return hits, precision, recall, f1
+
+
+def evaluate_file(session: Session, path: Path, truth_path: Path, options: LinkageOptions,
+                  steps: Steps | None = None) -> Evaluation:
+    """Deduplicate a file and score the pairs found at ``options.threshold`` against the truth."""
+    started = time.perf_counter()
+    truth = truth_pairs(truth_path)
+    records = prepare_file(session, path, steps)
+    result = dedupe(records, options, steps, truth=truth)
+    predicted = {_pair(p.left_record, p.right_record) for p in result.matched(options.threshold)}
+    hits, precision, recall, f1 = pairwise_scores(predicted, truth)
+    return Evaluation(
+        records=result.records, true_pairs=len(truth), candidate_pairs=result.candidate_pairs,
+        blocking_recall=(result.true_candidates or 0) / len(truth) if truth else 1.0,
+        predicted_pairs=len(predicted), true_positives=hits, precision=precision, recall=recall, f1=f1,
+        threshold=options.threshold, scoring_seconds=result.scoring_seconds,
+        pairs_per_second=result.candidate_pairs / max(result.scoring_seconds, 1e-9),
+        wall_seconds=time.perf_counter() - started,
+    )
