@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ import duckdb
 import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
+import splink.internals.expectation_maximisation as splink_em
+from splink.internals.comparison_level import M_U_CLAMP_MIN
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.internals.splink_dataframe import SplinkDataFrame
 
@@ -32,7 +35,7 @@ DAY_MONTH_SWAP_M = 0.02
 # saw (a given name mistyped twice, a date both swapped and a year off), and
 # m = 0 makes such a pair impossible whatever else agrees. Every level keeps
 # at least this m: strong evidence against, never proof.
-M_FLOOR = 0.001
+M_FLOOR = 1e-4
 # u of the name-order level: two different people whose name words coincide
 # in another order. Random sampling almost never meets such a pair, so u is set
 # too, at an upper bound: about the chance that two people share a full name.
@@ -49,15 +52,12 @@ def _same_words_other_order(column: str) -> cll.CustomLevel:
                 u_probability=NAME_ORDER_U, fix_u_probability=True)
 
 
-def _name_part(column: str, label: str, order_variant: bool) -> cl.CustomComparison:
-    """Exact (weighted by how common the name is), a keying error, similar, different."""
+def _name_part(column: str, label: str) -> cl.CustomComparison:
+    """Exact (weighted by how common the name is), another word order, a keying error, similar, different."""
     levels: list[Any] = [
         cll.NullLevel(column),
         cll.ExactMatchLevel(column, term_frequency_adjustments=True),
-    ]
-    if order_variant:
-        levels.append(_same_words_other_order(column))
-    levels += [
+        _same_words_other_order(column),
         cll.DamerauLevenshteinLevel(column, 1),
         cll.JaroWinklerLevel(column, 0.88),
         cll.ElseLevel(),
@@ -69,7 +69,8 @@ def _birth_date() -> cl.CustomComparison:
     """Partial dates agree as far as both are known; day/month swaps and year slips are their own levels."""
     return cl.CustomComparison(
         [
-            cll.CustomLevel("birth_year_l IS NULL OR birth_year_r IS NULL").configure(is_null_level=True),
+            cll.CustomLevel("birth_year_l IS NULL OR birth_year_r IS NULL",
+                            label_for_charts="Date of birth unknown").configure(is_null_level=True),
             cll.CustomLevel("birth_day_l IS NOT NULL AND birth_date_l = birth_date_r",
                             label_for_charts="Same full date"),
             cll.CustomLevel("birth_year_l = birth_year_r AND birth_month_l = birth_day_r "
@@ -124,7 +125,8 @@ def _origin() -> cl.CustomComparison:
     return cl.CustomComparison(
         [
             cll.CustomLevel("(hometown_l IS NULL OR hometown_r IS NULL) "
-                            "AND (birthplace_l IS NULL OR birthplace_r IS NULL)").configure(is_null_level=True),
+                            "AND (birthplace_l IS NULL OR birthplace_r IS NULL)",
+                            label_for_charts="Hometown and birth commune unknown").configure(is_null_level=True),
             cll.CustomLevel("hometown_l = hometown_r AND birthplace_l = birthplace_r",
                             label_for_charts="Same hometown and birth commune"),
             cll.CustomLevel("hometown_l = hometown_r OR birthplace_l = birthplace_r",
@@ -141,9 +143,9 @@ def _origin() -> cl.CustomComparison:
 
 def comparisons() -> list[cl.CustomComparison | cl.ExactMatch]:
     return [
-        _name_part("family_f", "Family name (folded)", order_variant=True),
-        _name_part("middle_f", "Middle name (folded)", order_variant=False),
-        _name_part("given_f", "Given name (folded)", order_variant=True),
+        _name_part("family_f", "Family name (folded)"),
+        _name_part("middle_f", "Middle name (folded)"),
+        _name_part("given_f", "Given name (folded)"),
         _birth_date(),
         cl.ExactMatch("sex"),
         _pin(),
@@ -166,6 +168,8 @@ def prediction_blocking_rules() -> list:
         block_on("family_f", "middle_f", "given_f", "birth_month", "birth_day"),
         block_on("family_f", "given_f", "commune"),
         block_on("birthplace", "hometown", "birth_year", "sex"),
+        block_on("family_f", "birth_month", "birth_day", "birthplace"),
+        block_on("given_f", "birth_month", "birth_day", "birthplace"),
     ]
 
 
@@ -197,6 +201,34 @@ def settings() -> SettingsCreator:
     )
 
 
+def explain_pair(left: dict, right: dict) -> dict[str, str]:
+    """The level each comparison puts a pair of prepared records in, by comparison name.
+
+    What a reviewer needs to see why two records scored as they did.
+    """
+    columns = [f"{c}_{side}" for c in PREPARED_COLUMNS for side in ("l", "r")]
+    values = [record[c] for c in PREPARED_COLUMNS for record in (left, right)]
+    types = ["INTEGER" if c in INTEGER_COLUMNS else "VARCHAR" for c in PREPARED_COLUMNS for _ in "lr"]
+    row = ", ".join(f"CAST(? AS {t}) AS {c}" for c, t in zip(columns, types, strict=True))
+    cases = []
+    for creator in comparisons():
+        comparison = creator.get_comparison("duckdb")
+        whens = " ".join(
+            f"ELSE {_quoted(level.label_for_charts)}" if level.sql_condition == "ELSE"
+            else f"WHEN {level.sql_condition} THEN {_quoted(level.label_for_charts)}"
+            for level in comparison.comparison_levels
+        )
+        cases.append(f"CASE {whens} END AS {comparison.output_column_name}")
+    with duckdb.connect(":memory:") as connection:
+        cursor = connection.execute(f"SELECT {', '.join(cases)} FROM (SELECT {row})", values)
+        names = [d[0] for d in cursor.description]
+        return dict(zip(names, cursor.fetchall()[0], strict=True))
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
 def _arrow_table(records: Sequence[dict]) -> pa.Table:
     schema = pa.schema([(c, pa.int32() if c in INTEGER_COLUMNS else pa.string()) for c in PREPARED_COLUMNS])
     return pa.Table.from_pydict({c: [r[c] for r in records] for c in PREPARED_COLUMNS}, schema=schema)
@@ -214,6 +246,32 @@ def _with_m_floor(model: dict, floor: float) -> dict:
             if not level.get("fix_m_probability"):
                 level["m_probability"] = raised[id(level)] * (1 - fixed) / free
     return model
+
+
+@contextmanager
+def _em_without_underflow() -> Iterator[None]:
+    """Work around Splink 5.0.0 rejecting its own EM estimates.
+
+    A level met only by clear non-matches gets m ~ 1e-321 from the
+    maximisation step, which Splink's own setter then refuses (values under
+    1e-300 raise ValueError) and the whole training fails. While training,
+    estimates are clamped to that minimum before they are set; ``M_FLOOR``
+    raises them further afterwards.
+    """
+    original = splink_em.populate_m_u_from_lookup
+
+    def clamped(fixed, level, column, lookup):
+        for values in lookup.get(column, {}).values():
+            for key in ("m_probability", "u_probability"):
+                if isinstance(values.get(key), float) and values[key] < M_U_CLAMP_MIN:
+                    values[key] = M_U_CLAMP_MIN
+        return original(fixed, level, column, lookup)
+
+    splink_em.populate_m_u_from_lookup = clamped
+    try:
+        yield
+    finally:
+        splink_em.populate_m_u_from_lookup = original
 
 
 @dataclass(frozen=True)
@@ -257,8 +315,9 @@ class DedupeModel:
         training = self.linker.training
         training.estimate_probability_two_random_records_match(deterministic_rules(), self.recall_of_exact_rules)
         training.estimate_u_using_random_sampling(max_pairs=self.u_sample_pairs, seed=self.seed)
-        for rule in training_blocking_rules():
-            training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=self.em_max_pairs)
+        with _em_without_underflow():
+            for rule in training_blocking_rules():
+                training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=self.em_max_pairs)
         self.linker = Linker(self._table, _with_m_floor(self.linker.misc.save_model_to_json(), M_FLOOR),
                              log_level=logging.ERROR)
 
