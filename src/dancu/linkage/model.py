@@ -17,8 +17,8 @@ import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 import splink.internals.expectation_maximisation as splink_em
-from splink.internals.comparison_level import M_U_CLAMP_MIN
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
+from splink.internals.comparison_level import M_U_CLAMP_MIN
 from splink.internals.splink_dataframe import SplinkDataFrame
 
 from dancu.linkage.prepare import INTEGER_COLUMNS, PREPARED_COLUMNS
@@ -234,17 +234,24 @@ def _arrow_table(records: Sequence[dict]) -> pa.Table:
     return pa.Table.from_pydict({c: [r[c] for r in records] for c in PREPARED_COLUMNS}, schema=schema)
 
 
-def _with_m_floor(model: dict, floor: float) -> dict:
-    """The trained model with every estimated m at least ``floor`` (each comparison's m still sum to 1)."""
+def _completed(model: dict, m_floor: float, u_unseen: float) -> dict:
+    """The trained model with an m and a u for every level.
+
+    Levels EM never saw get m = ``m_floor`` and every m is raised to at least
+    that (the free m of a comparison are rescaled to sum to what the set ones
+    leave); levels random sampling never met get u = ``u_unseen``. Left out,
+    Splink would give both its generic defaults, which know nothing of the data.
+    """
     for comparison in model["comparisons"]:
-        levels = [level for level in comparison["comparison_levels"]
-                  if not level.get("is_null_level") and level.get("m_probability") is not None]
-        raised = {id(level): max(level["m_probability"], floor) for level in levels}
+        levels = [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
+        for level in levels:
+            level["m_probability"] = max(level.get("m_probability") or 0.0, m_floor)
+            level.setdefault("u_probability", u_unseen)
         fixed = sum(level["m_probability"] for level in levels if level.get("fix_m_probability"))
-        free = sum(raised[id(level)] for level in levels if not level.get("fix_m_probability"))
+        free = sum(level["m_probability"] for level in levels if not level.get("fix_m_probability"))
         for level in levels:
             if not level.get("fix_m_probability"):
-                level["m_probability"] = raised[id(level)] * (1 - fixed) / free
+                level["m_probability"] *= (1 - fixed) / free
     return model
 
 
@@ -318,8 +325,9 @@ class DedupeModel:
         with _em_without_underflow():
             for rule in training_blocking_rules():
                 training.estimate_parameters_using_expectation_maximisation(rule, max_pairs=self.em_max_pairs)
-        self.linker = Linker(self._table, _with_m_floor(self.linker.misc.save_model_to_json(), M_FLOOR),
-                             log_level=logging.ERROR)
+        # not met in n random pairs: u is below 3/n with 95 % confidence (the rule of three)
+        trained = _completed(self.linker.misc.save_model_to_json(), M_FLOOR, 3 / self.u_sample_pairs)
+        self.linker = Linker(self._table, trained, log_level=logging.ERROR)
 
     def score(self) -> int:
         """Score every candidate pair of the blocking rules; returns how many were scored."""
