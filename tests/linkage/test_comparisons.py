@@ -70,3 +70,9 @@ def test_a_pre_2025_address_matches_its_successor(session, levels):
     assert levels(permanent_unit="legacy:26740")["commune"] == "Exact match on commune"
     other_ward_same_city = levels(permanent_unit="legacy:26743")
     assert other_ward_same_city["commune"] == "Exact match on province"
+
+
+def test_a_record_naming_the_other_as_a_parent_is_another_person(levels):
+    assert levels(mother_record_id="1")["relatives"] == "One names the other as father, mother or spouse"
+    assert levels(father_record_id="77")["relatives"] == "All other comparisons"
+    assert levels()["relatives"] == "No relatives recorded"

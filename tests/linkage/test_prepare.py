@@ -84,3 +84,10 @@ def test_a_row_without_record_id_is_refused(tmp_path):
     path.write_text("record_id,full_name\n,Lê Văn Tám\n", encoding="utf-8")
     with pytest.raises(ValueError, match="row 1 has no record_id"):
         list(read_rows(path))
+
+
+def test_relatives_are_the_named_father_mother_and_spouse(normalise):
+    row = prepare_row({"record_id": "5", "given_name": "An", "father_record_id": "2", "mother_record_id": " ",
+                       "spouse_record_id": "9"}, normalise)
+    assert row["relatives"] == ["2", "9"]
+    assert prepare_row({"record_id": "6", "given_name": "An"}, normalise)["relatives"] is None

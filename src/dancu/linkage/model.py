@@ -21,7 +21,7 @@ from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 from splink.internals.comparison_level import M_U_CLAMP_MIN
 from splink.internals.splink_dataframe import SplinkDataFrame
 
-from dancu.linkage.prepare import INTEGER_COLUMNS, PREPARED_COLUMNS
+from dancu.linkage.prepare import INTEGER_COLUMNS, LIST_COLUMNS, PREPARED_COLUMNS
 
 # Some levels describe errors too rare for EM to observe in most data sets
 # (a name written given name first, a PIN keyed with one wrong digit). EM
@@ -31,6 +31,9 @@ from dancu.linkage.prepare import INTEGER_COLUMNS, PREPARED_COLUMNS
 NAME_ORDER_M = 0.01
 PIN_KEYING_ERROR_M = 0.02
 DAY_MONTH_SWAP_M = 0.02
+# A record that names the other as its father, mother or spouse describes
+# another person. m cannot be 0 in Splink; this makes the level decisive.
+RELATIVE_M = 1e-9
 # EM on a city's few hundred duplicates finds m = 0 for differences it never
 # saw (a given name mistyped twice, a date both swapped and a year off), and
 # m = 0 makes such a pair impossible whatever else agrees. Every level keeps
@@ -141,6 +144,21 @@ def _origin() -> cl.CustomComparison:
     )
 
 
+def _relatives() -> cl.CustomComparison:
+    return cl.CustomComparison(
+        [
+            cll.CustomLevel("relatives_l IS NULL AND relatives_r IS NULL",
+                            label_for_charts="No relatives recorded").configure(is_null_level=True),
+            cll.CustomLevel("list_contains(relatives_l, unique_id_r) OR list_contains(relatives_r, unique_id_l)",
+                            label_for_charts="One names the other as father, mother or spouse",
+                            ).configure(m_probability=RELATIVE_M, fix_m_probability=True),
+            cll.ElseLevel(),
+        ],
+        output_column_name="relatives",
+        comparison_description="Family links within the source",
+    )
+
+
 def comparisons() -> list[cl.CustomComparison | cl.ExactMatch]:
     return [
         _name_part("family_f", "Family name (folded)"),
@@ -151,6 +169,7 @@ def comparisons() -> list[cl.CustomComparison | cl.ExactMatch]:
         _pin(),
         _residence(),
         _origin(),
+        _relatives(),
     ]
 
 
@@ -208,7 +227,7 @@ def explain_pair(left: dict, right: dict) -> dict[str, str]:
     """
     columns = [f"{c}_{side}" for c in PREPARED_COLUMNS for side in ("l", "r")]
     values = [record[c] for c in PREPARED_COLUMNS for record in (left, right)]
-    types = ["INTEGER" if c in INTEGER_COLUMNS else "VARCHAR" for c in PREPARED_COLUMNS for _ in "lr"]
+    types = [_sql_type(c) for c in PREPARED_COLUMNS for _ in "lr"]
     row = ", ".join(f"CAST(? AS {t}) AS {c}" for c, t in zip(columns, types, strict=True))
     cases = []
     for creator in comparisons():
@@ -229,8 +248,20 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+def _arrow_type(column: str) -> pa.DataType:
+    if column in INTEGER_COLUMNS:
+        return pa.int32()
+    return pa.list_(pa.string()) if column in LIST_COLUMNS else pa.string()
+
+
+def _sql_type(column: str) -> str:
+    if column in INTEGER_COLUMNS:
+        return "INTEGER"
+    return "VARCHAR[]" if column in LIST_COLUMNS else "VARCHAR"
+
+
 def _arrow_table(records: Sequence[dict]) -> pa.Table:
-    schema = pa.schema([(c, pa.int32() if c in INTEGER_COLUMNS else pa.string()) for c in PREPARED_COLUMNS])
+    schema = pa.schema([(c, _arrow_type(c)) for c in PREPARED_COLUMNS])
     return pa.Table.from_pydict({c: [r[c] for r in records] for c in PREPARED_COLUMNS}, schema=schema)
 
 

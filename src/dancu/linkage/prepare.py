@@ -28,10 +28,12 @@ from dancu.units import services as units
 PREPARED_COLUMNS: tuple[str, ...] = (
     "unique_id", "pin", "family_f", "middle_f", "given_f", "name_words", "birth_year", "birth_month",
     "birth_day", "birth_date", "sex", "commune", "province", "hometown", "hometown_province",
-    "birthplace", "birthplace_province",
+    "birthplace", "birthplace_province", "relatives",
 )
-# Integer columns; every other prepared column is text.
+# Integer and list-of-text columns; every other prepared column is text.
 INTEGER_COLUMNS = frozenset({"birth_year", "birth_month", "birth_day"})
+LIST_COLUMNS = frozenset({"relatives"})
+_RELATIVE_COLUMNS = ("father_record_id", "mother_record_id", "spouse_record_id")
 
 
 class UnitNormaliser:
@@ -86,6 +88,7 @@ def prepare_row(row: dict[str, str], normalise_unit: UnitNormaliser) -> dict[str
     hometown, hometown_province = normalise_unit(row.get("hometown_unit"))
     birthplace, birthplace_province = normalise_unit(row.get("birth_registration_unit"))
     sex = (row.get("sex") or "").strip().upper()
+    relatives = sorted({ref for column in _RELATIVE_COLUMNS if (ref := (row.get(column) or "").strip())})
     return {
         "unique_id": row["record_id"].strip(),
         "pin": _pin(row.get("pin")),
@@ -104,6 +107,8 @@ def prepare_row(row: dict[str, str], normalise_unit: UnitNormaliser) -> dict[str
         "hometown_province": hometown_province,
         "birthplace": birthplace,
         "birthplace_province": birthplace_province,
+        # the records this one names as father, mother or spouse: never the same person
+        "relatives": relatives or None,
     }
 
 
