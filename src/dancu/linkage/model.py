@@ -7,13 +7,14 @@ Fellegi-Sunter on DuckDB. Every comparison works on the columns written by
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 import splink.internals.expectation_maximisation as splink_em
@@ -248,21 +249,10 @@ def _quoted(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _arrow_type(column: str) -> pa.DataType:
-    if column in INTEGER_COLUMNS:
-        return pa.int32()
-    return pa.list_(pa.string()) if column in LIST_COLUMNS else pa.string()
-
-
 def _sql_type(column: str) -> str:
     if column in INTEGER_COLUMNS:
         return "INTEGER"
     return "VARCHAR[]" if column in LIST_COLUMNS else "VARCHAR"
-
-
-def _arrow_table(records: Sequence[dict]) -> pa.Table:
-    schema = pa.schema([(c, _arrow_type(c)) for c in PREPARED_COLUMNS])
-    return pa.Table.from_pydict({c: [r[c] for r in records] for c in PREPARED_COLUMNS}, schema=schema)
 
 
 def _completed(model: dict, m_floor: float, u_unseen: float) -> dict:
@@ -328,14 +318,14 @@ class DedupeModel:
     on a deterministic rule, used to estimate the prior of a match.
     """
 
-    def __init__(self, records: Sequence[dict], *, threads: int | None = None, seed: int = 42,
+    def __init__(self, records: pa.Table, *, threads: int | None = None, seed: int = 42,
                  u_sample_pairs: float = 1e6, em_max_pairs: float = 5e6,
                  recall_of_exact_rules: float = 0.6) -> None:
-        if len(records) < 2:
+        if records.num_rows < 2:
             raise ValueError("linkage needs at least two records")
-        if len({r["unique_id"] for r in records}) != len(records):
+        if pc.count_distinct(records["unique_id"]).as_py() != records.num_rows:
             raise ValueError("record_id values must be unique within the data set")
-        self.records = len(records)
+        self.records = records.num_rows
         self.seed = seed
         self.u_sample_pairs = u_sample_pairs
         self.em_max_pairs = em_max_pairs
@@ -344,7 +334,7 @@ class DedupeModel:
         if threads is not None:
             self._connection.execute(f"SET threads = {int(threads)}")
         db_api = DuckDBAPI(self._connection)
-        self._table = db_api.register(_arrow_table(records), dataset_display_name="persons")
+        self._table = db_api.register(records, dataset_display_name="persons")
         self.linker = Linker(self._table, settings(), log_level=logging.ERROR)
         self._predictions: SplinkDataFrame | None = None
 

@@ -14,10 +14,11 @@ import csv
 import gzip
 import io
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
+import pyarrow as pa
 from sqlalchemy.orm import Session
 
 from dancu.registry.dates import PartialDate
@@ -110,6 +111,42 @@ def prepare_row(row: dict[str, str], normalise_unit: UnitNormaliser) -> dict[str
         # the records this one names as father, mother or spouse: never the same person
         "relatives": relatives or None,
     }
+
+
+def _arrow_type(column: str) -> pa.DataType:
+    if column in INTEGER_COLUMNS:
+        return pa.int32()
+    return pa.list_(pa.string()) if column in LIST_COLUMNS else pa.string()
+
+
+SCHEMA = pa.schema([(column, _arrow_type(column)) for column in PREPARED_COLUMNS])
+
+
+def prepare_table(rows: Iterable[dict[str, str]], normalise_unit: UnitNormaliser, batch_size: int = 50_000,
+                  advance: Callable[[int], None] | None = None) -> pa.Table:
+    """Prepared rows as an Arrow table, built batch by batch so that memory holds
+    columns, not one Python dict per person."""
+    batches: list[pa.RecordBatch] = []
+    columns: dict[str, list] = {column: [] for column in PREPARED_COLUMNS}
+    size = 0
+
+    def flush() -> None:
+        nonlocal size
+        batches.append(pa.RecordBatch.from_pydict(columns, schema=SCHEMA))
+        for values in columns.values():
+            values.clear()
+        if advance is not None:
+            advance(size)
+        size = 0
+
+    for row in rows:
+        for column, value in prepare_row(row, normalise_unit).items():
+            columns[column].append(value)
+        size += 1
+        if size == batch_size:
+            flush()
+    flush()
+    return pa.Table.from_batches(batches, schema=SCHEMA)
 
 
 # ---- reading files in the exchange format --------------------------------------------------------

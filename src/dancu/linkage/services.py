@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import pyarrow as pa
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
@@ -27,7 +28,7 @@ from dancu.accounts.services import Actor
 from dancu.audit.services import record_access, require_purpose
 from dancu.linkage.model import DedupeModel, ScoredPair
 from dancu.linkage.models import LinkagePair, LinkageRun
-from dancu.linkage.prepare import UnitNormaliser, prepare_row, read_rows
+from dancu.linkage.prepare import UnitNormaliser, prepare_table, read_rows
 from dancu.linkage.schemas import Evaluation, LinkageOptions, RunSummary
 from dancu.registry.bulk import export_persons
 
@@ -51,18 +52,11 @@ def _pair(left: str, right: str) -> Pair:
     return (left, right) if left < right else (right, left)
 
 
-def prepare_file(session: Session, path: Path, steps: Steps | None = None) -> list[dict]:
+def prepare_file(session: Session, path: Path, steps: Steps | None = None) -> pa.Table:
     """The rows of an exchange-format file as the model's input records."""
     steps = steps or SilentSteps()
-    normalise_unit = UnitNormaliser(session)
     advance = steps.step(f"reading {Path(path).name}")
-    records = []
-    for row in read_rows(path):
-        records.append(prepare_row(row, normalise_unit))
-        if len(records) % 1_000 == 0:
-            advance(1_000)
-    advance(len(records) % 1_000)
-    return records
+    return prepare_table(read_rows(path), UnitNormaliser(session), batch_size=10_000, advance=advance)
 
 
 @dataclass
@@ -82,7 +76,7 @@ class Dedupe:
         return [p for p in self.kept_pairs if p.match_probability >= threshold]
 
 
-def dedupe(records: list[dict], options: LinkageOptions, steps: Steps | None = None,
+def dedupe(records: pa.Table, options: LinkageOptions, steps: Steps | None = None,
            truth: set[Pair] | None = None) -> Dedupe:
     """Train the model on the records themselves (no labels), score the candidate pairs, cluster.
 
@@ -104,7 +98,7 @@ def dedupe(records: list[dict], options: LinkageOptions, steps: Steps | None = N
         if truth is not None:
             true_candidates = sum(_pair(p.left_record, p.right_record) in truth for p in model.pairs(0.0))
         clusters = model.clusters(options.threshold)
-        return Dedupe(len(records), candidates, kept, clusters, model.model_json(), scoring_seconds,
+        return Dedupe(records.num_rows, candidates, kept, clusters, model.model_json(), scoring_seconds,
                       true_candidates)
     finally:
         model.close()
