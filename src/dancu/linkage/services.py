@@ -128,6 +128,8 @@ def _export_register(session: Session, actor: Actor, purpose: str, workdir: Path
     written = export_persons(path, progress=False)
     # one entry for the whole read: it is a bulk read of the register, not of one person
     record_access(session, actor, "linkage.read", "register", "all", purpose, detail=f"{written} persons")
+    # committed now: the entry holds the access log's chain lock, which must not last through training
+    session.commit()
     return path
 
 
@@ -143,7 +145,11 @@ def run_linkage(
 ) -> RunSummary:
     """Deduplicate a file (or the register when ``path`` is None), store the run and its
     pairs at or above the review threshold, and write ``<name>.pairs.csv`` and
-    ``<name>.clusters.csv`` into ``out_dir``."""
+    ``<name>.clusters.csv`` into ``out_dir``.
+
+    Commits twice: the access-log entry of a register read as soon as the
+    export is done, and the run with its pairs at the end.
+    """
     steps = steps or SilentSteps()
     started_at = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
