@@ -258,15 +258,16 @@ def _sql_type(column: str) -> str:
 def _completed(model: dict, m_floor: float, u_unseen: float) -> dict:
     """The trained model with an m and a u for every level.
 
-    Levels EM never saw get m = ``m_floor`` and every m is raised to at least
-    that (the free m of a comparison are rescaled to sum to what the set ones
-    leave); levels random sampling never met get u = ``u_unseen``. Left out,
+    Levels EM never saw get m = ``m_floor`` and every estimated m is raised to
+    at least that (rescaled so that a comparison's m still sum to 1, the set
+    ones unchanged); levels random sampling never met get u = ``u_unseen``. Left out,
     Splink would give both its generic defaults, which know nothing of the data.
     """
     for comparison in model["comparisons"]:
         levels = [level for level in comparison["comparison_levels"] if not level.get("is_null_level")]
         for level in levels:
-            level["m_probability"] = max(level.get("m_probability") or 0.0, m_floor)
+            if not level.get("fix_m_probability"):
+                level["m_probability"] = max(level.get("m_probability") or 0.0, m_floor)
             level.setdefault("u_probability", u_unseen)
         fixed = sum(level["m_probability"] for level in levels if level.get("fix_m_probability"))
         free = sum(level["m_probability"] for level in levels if not level.get("fix_m_probability"))
