@@ -36,6 +36,11 @@ def test_run_writes_the_files_and_stores_the_run(session, write_city, tmp_path):
     run = session.scalars(select(LinkageRun)).one()
     assert (run.id, run.threshold, run.records) == (summary["run_id"], 0.9, summary["records"])
 
+    listed = runner.invoke(app, ["linkage", "runs", "--json"])
+    assert listed.exit_code == 0, listed.output
+    [info] = json.loads(listed.stdout)
+    assert (info["id"], info["source"], info["matched_pairs"]) == (run.id, str(path), summary["matched_pairs"])
+
 
 def test_run_needs_exactly_one_input_and_a_purpose_for_the_register(database_url, tmp_path):
     neither = runner.invoke(app, ["linkage", "run"])

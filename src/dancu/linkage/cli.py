@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -118,6 +119,26 @@ def run(
         ("pairs", summary.pairs_csv),
         ("clusters", summary.clusters_csv),
     ])
+
+
+@app.command("runs")
+def runs(
+    limit: int = typer.Option(20, "--limit", min=1, help="How many runs, most recent first."),
+    as_json: bool = _JSON,
+) -> None:
+    """List stored linkage runs."""
+    with session_scope() as session:
+        found = services.list_runs(session, limit=limit)
+    if as_json:
+        typer.echo(json.dumps([run.model_dump(mode="json") for run in found], indent=2))
+        return
+    table = Table("run", "started", "source", "records", "candidate pairs", "duplicate pairs", "clusters",
+                  "threshold", "seconds")
+    for run in found:
+        table.add_row(str(run.id), f"{run.started_at:%Y-%m-%d %H:%M}", run.source, f"{run.records:,}",
+                      f"{run.candidate_pairs:,}", f"{run.matched_pairs:,}", f"{run.clusters:,}",
+                      f"{run.threshold:g}", f"{run.seconds:.1f}")
+    Console().print(table)
 
 
 @app.command("evaluate")

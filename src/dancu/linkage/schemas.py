@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from pydantic import BaseModel, Field, model_validator
 
 
@@ -40,6 +42,23 @@ class RunSummary(BaseModel):
     pairs_per_second: float
     pairs_csv: str
     clusters_csv: str
+
+
+class RunInfo(BaseModel):
+    """A stored run, as listed: no personal data, only counts and settings."""
+
+    id: int
+    source: str
+    actor: str
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    records: int
+    candidate_pairs: int
+    matched_pairs: int
+    clusters: int
+    threshold: float
+    review_threshold: float
+    seconds: float
 
 
 class Evaluation(BaseModel):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from dancu.accounts.models import Role
@@ -29,7 +29,7 @@ from dancu.audit.services import record_access, require_purpose
 from dancu.linkage.model import DedupeModel, ScoredPair
 from dancu.linkage.models import LinkagePair, LinkageRun
 from dancu.linkage.prepare import UnitNormaliser, prepare_table, read_rows
-from dancu.linkage.schemas import Evaluation, LinkageOptions, RunSummary
+from dancu.linkage.schemas import Evaluation, LinkageOptions, RunInfo, RunSummary
 from dancu.registry.bulk import export_persons
 
 REGISTER_SOURCE = "register"
@@ -197,6 +197,15 @@ def run_linkage(
         pairs_per_second=result.candidate_pairs / max(result.scoring_seconds, 1e-9),
         pairs_csv=str(pairs_csv), clusters_csv=str(clusters_csv),
     )
+
+
+def list_runs(session: Session, limit: int = 20) -> list[RunInfo]:
+    """The most recent runs first."""
+    runs = session.scalars(select(LinkageRun).order_by(LinkageRun.id.desc()).limit(limit))
+    return [RunInfo(id=r.id, source=r.source, actor=r.actor, started_at=r.started_at, finished_at=r.finished_at,
+                    records=r.records, candidate_pairs=r.candidate_pairs, matched_pairs=r.matched_pairs,
+                    clusters=r.clusters, threshold=r.threshold, review_threshold=r.review_threshold,
+                    seconds=r.seconds) for r in runs]
 
 
 # ---- evaluation against a ground truth -------------------------------------------------------------
