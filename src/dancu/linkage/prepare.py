@@ -11,16 +11,14 @@ code and its successor compare equal.
 from __future__ import annotations
 
 import csv
-import gzip
-import io
 import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import IO
 
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
+from dancu.registry.bulk import _format_of, _open_text
 from dancu.registry.dates import PartialDate
 from dancu.text import fold, split_full_name
 from dancu.units import services as units
@@ -152,22 +150,6 @@ def prepare_table(rows: Iterable[dict[str, str]], normalise_unit: UnitNormaliser
 # ---- reading files in the exchange format --------------------------------------------------------
 
 
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return path.open(encoding="utf-8-sig", newline="")
-
-
-def _is_jsonl(path: Path) -> bool:
-    suffixes = path.suffixes[-2:] if path.suffix == ".gz" else path.suffixes[-1:]
-    kind = suffixes[0].lower() if suffixes else ""
-    if kind in (".jsonl", ".ndjson"):
-        return True
-    if kind == ".csv":
-        return False
-    raise ValueError(f"{path.name}: unknown format (expected .csv, .jsonl or .ndjson, optionally .gz)")
-
-
 def read_rows(path: Path) -> Iterator[dict[str, str]]:
     """Rows of an exchange-format file (CSV or JSON Lines, optionally gzipped) as dicts.
 
@@ -175,7 +157,7 @@ def read_rows(path: Path) -> Iterator[dict[str, str]]:
     ignored, so a wider agency file reads as well as a register export.
     """
     path = Path(path)
-    jsonl = _is_jsonl(path)
+    jsonl = _format_of(path) == "jsonl"
     with _open_text(path) as handle:
         if jsonl:
             rows: Iterable[dict] = (json.loads(line) for line in handle if line.strip())
