@@ -35,7 +35,7 @@ app.command("serve")(serve)
 
 
 @db_app.command("upgrade")
-def db_upgrade(revision: str = typer.Argument("head", help="Alembic revision to upgrade to.")) -> None:
+def db_upgrade(revision: str = typer.Argument("heads", help="Alembic revision to upgrade to.")) -> None:
     """Create or upgrade the schema and load reference data (administrative units)."""
     migrate.upgrade(revision=revision)
     typer.echo("database is up to date")

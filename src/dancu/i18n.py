@@ -1,7 +1,8 @@
 """User-interface strings in Vietnamese (default) and English.
 
-Catalogs are flat JSON objects in ``dancu/locales/<lang>.json``; keys are
-dotted names ("nav.search"). A key missing from a catalog falls back to the
+Catalogs are flat JSON objects in ``dancu/locales/<lang>.json``, plus one
+``<domain>.<lang>.json`` per domain that wants its own file (so that domains
+do not all edit one catalog); keys are dotted names ("nav.search"). A key missing from a catalog falls back to the
 Vietnamese text and then to the key itself, so a gap shows up visibly instead
 of breaking the page.
 """
@@ -18,7 +19,11 @@ DEFAULT_LANGUAGE = "vi"
 
 @lru_cache
 def catalog(lang: str) -> dict[str, str]:
-    return json.loads(files("dancu.locales").joinpath(f"{lang}.json").read_text(encoding="utf-8"))
+    merged: dict[str, str] = {}
+    for path in sorted(files("dancu.locales").iterdir(), key=lambda path: path.name):
+        if path.name == f"{lang}.json" or path.name.endswith(f".{lang}.json"):
+            merged.update(json.loads(path.read_text(encoding="utf-8")))
+    return merged
 
 
 def t(key: str, lang: str = DEFAULT_LANGUAGE, **values: object) -> str:

@@ -29,7 +29,7 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(engine: Engine | None = None, revision: str = "head") -> None:
+def upgrade(engine: Engine | None = None, revision: str = "heads") -> None:
     ensure_master_key()
     engine = engine or get_engine()
     config = alembic_config()
