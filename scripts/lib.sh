@@ -14,6 +14,7 @@ DANCU_RUNTIME_DEBS=()
 #   (never `playwright install`, which downloads at run time)
 # - fonts with Vietnamese glyphs for pages and PDFs (Noto, DejaVu)
 # - poppler-utils: pdfsig/pdftotext check signed PDF results
+# - default-jre-headless: Java for the local Spark session of the linkage tests (pyspark)
 # shellcheck disable=SC2034
 DANCU_TEST_DEBS=(
     postgresql
@@ -22,6 +23,7 @@ DANCU_TEST_DEBS=(
     fonts-noto-core
     fonts-dejavu-core
     poppler-utils
+    default-jre-headless
 )
 
 log() { printf '\033[1m[dancu]\033[0m %s\n' "$*" >&2; }
