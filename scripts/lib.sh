@@ -14,6 +14,7 @@ DANCU_RUNTIME_DEBS=()
 #   (never `playwright install`, which downloads at run time)
 # - fonts with Vietnamese glyphs for pages and PDFs (Noto, DejaVu)
 # - poppler-utils: pdfsig/pdftotext check signed PDF results
+# - libnss3-tools: certutil builds the NSS database in which pdfsig trusts the dancu CA
 # - default-jre-headless: Java for the local Spark session of the linkage tests (pyspark)
 # shellcheck disable=SC2034
 DANCU_TEST_DEBS=(
@@ -23,6 +24,7 @@ DANCU_TEST_DEBS=(
     fonts-noto-core
     fonts-dejavu-core
     poppler-utils
+    libnss3-tools
     default-jre-headless
 )
 

@@ -1,0 +1,1 @@
+"""The dancu public-key infrastructure: keystore, country CA, certificate profiles, revocation."""

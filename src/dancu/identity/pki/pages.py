@@ -1,0 +1,29 @@
+"""Public PKI endpoints (no login): the CA certificate and the current CRL."""
+
+from __future__ import annotations
+
+from cryptography.hazmat.primitives import serialization
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from dancu.identity.pki import services
+from dancu.web.deps import DbSession
+
+router = APIRouter(prefix="/pki", tags=["pki"])
+
+
+@router.get("/ca.pem", summary="The dancu country CA certificate (PEM)")
+def ca_pem(session: DbSession) -> Response:
+    pem = services.country_ca(session).public_bytes(serialization.Encoding.PEM)
+    return Response(pem, media_type="application/x-pem-file",
+                    headers={"Content-Disposition": 'inline; filename="dancu-ca.pem"',
+                             "Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/crl.der", summary="The current certificate revocation list (DER)")
+def crl_der(session: DbSession) -> Response:
+    der = services.current_crl(session).public_bytes(serialization.Encoding.DER)
+    # Short cache: a revocation must reach verifiers quickly.
+    return Response(der, media_type="application/pkix-crl",
+                    headers={"Content-Disposition": 'inline; filename="dancu.crl"',
+                             "Cache-Control": "public, max-age=60"})
