@@ -19,6 +19,9 @@ class Settings:
     database_url: str
     key_file: Path
     session_secret_file: Path
+    # Seconds between rounds of the access-log sealer (the window in which a
+    # pending entry is not yet chained; see dancu.audit.services).
+    audit_seal_interval: float = 0.25
 
     @property
     def is_postgres(self) -> bool:
@@ -42,4 +45,5 @@ def get_settings() -> Settings:
         database_url=database_url,
         key_file=key_file,
         session_secret_file=session_secret_file,
+        audit_seal_interval=float(os.environ.get("DANCU_AUDIT_SEAL_INTERVAL", "0.25")),
     )

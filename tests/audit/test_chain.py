@@ -2,33 +2,41 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, func, select, text
 
 from dancu.accounts.models import Role
 from dancu.accounts.services import Actor
-from dancu.audit.services import record_access, record_accesses, verify_chain
+from dancu.audit.models import AccessLogEntry
+from dancu.audit.services import record_access, record_accesses, seal_all, seal_pending, verify_chain
+from dancu.db import is_postgres, new_session
 
 AUDITOR = Actor("auditor", Role.AUDITOR)
+REGISTRAR = Actor("registrar", Role.REGISTRAR)
+
+
+def _log_eight(session) -> None:
+    for i in range(5):
+        record_access(session, REGISTRAR, "read", "person", i, "xác minh cư trú")
+    record_accesses(session, REGISTRAR, "search_hit", "person", [7, 8, 9], "tra cứu")
+    session.commit()
 
 
 @pytest.fixture
 def logged(session):
-    actor = Actor("registrar", Role.REGISTRAR)
-    for i in range(5):
-        record_access(session, actor, "read", "person", i, "xác minh cư trú")
-    record_accesses(session, actor, "search_hit", "person", [7, 8, 9], "tra cứu")
-    session.commit()
+    """Eight entries, sealed into the chain."""
+    _log_eight(session)
+    assert seal_all(session) == 8
     return 8
 
 
-def _audit_verify() -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dancu.cli", "audit", "verify"], capture_output=True, text=True)
+def _audit(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dancu.cli", "audit", *args], capture_output=True, text=True)
 
 
 def test_an_untouched_log_verifies(session, logged):
     result = verify_chain(session)
-    assert result.ok and result.entries_checked == logged
-    cli = _audit_verify()
+    assert result.ok and result.entries_checked == logged and result.pending == 0
+    cli = _audit("verify")
     assert cli.returncode == 0 and f"{logged} entries verified" in cli.stdout
 
 
@@ -37,7 +45,7 @@ def test_an_altered_row_is_detected(session, logged):
     session.commit()
     result = verify_chain(session)
     assert [(b.seq, b.reason) for b in result.breaks] == [(3, "entry content was altered")]
-    cli = _audit_verify()
+    cli = _audit("verify")
     assert cli.returncode == 1 and "BROKEN at entry 3" in cli.stderr
 
 
@@ -45,7 +53,7 @@ def test_a_deleted_row_is_detected(session, logged):
     session.execute(text("DELETE FROM access_log WHERE seq = 4"))
     session.commit()
     reasons = {b.seq: b.reason for b in verify_chain(session).breaks}
-    assert "missing" in reasons[4] and _audit_verify().returncode == 1
+    assert "missing" in reasons[4] and _audit("verify").returncode == 1
 
 
 def test_a_truncated_tail_is_detected(session, logged):
@@ -64,3 +72,69 @@ def test_a_recomputed_plain_hash_cannot_forge_the_chain(session, logged):
     session.execute(text("UPDATE access_log SET actor = 'ghost', mac = :m WHERE seq = 2"), {"m": forged})
     session.commit()
     assert {b.seq for b in verify_chain(session).breaks} >= {2, 3}
+
+
+def test_entries_are_visible_before_they_are_sealed_and_sealing_keeps_append_order(session):
+    _log_eight(session)
+    pending = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.id)).all()
+    assert len(pending) == 8 and all(e.seq is None and e.mac is None and e.entry_mac for e in pending)
+    result = verify_chain(session)
+    assert result.ok and result.pending == 8
+    assert _audit("seal").stdout.strip() == "8 entries sealed"
+    session.expire_all()
+    sealed = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.id)).all()
+    assert [e.seq for e in sealed] == list(range(1, 9))
+    assert all(later.prev_mac == earlier.mac for earlier, later in zip(sealed, sealed[1:], strict=False))
+    assert verify_chain(session).pending == 0
+
+
+def test_a_pending_entry_altered_before_sealing_stays_detected_after(session):
+    _log_eight(session)
+    target = session.scalar(select(func.min(AccessLogEntry.id)))
+    session.execute(text("UPDATE access_log SET actor = 'ghost' WHERE id = :id"), {"id": target})
+    session.commit()
+    before = verify_chain(session)
+    assert [(b.seq, b.entry_id) for b in before.breaks] == [(None, target)]
+    cli = _audit("verify")
+    assert cli.returncode == 1 and f"BROKEN at pending entry id {target}" in cli.stderr
+    seal_all(session)
+    after = verify_chain(session)
+    assert [(b.seq, b.reason) for b in after.breaks] == [(1, "entry content was altered")]
+
+
+def test_a_pending_entry_without_its_mac_is_detected(session):
+    _log_eight(session)
+    session.execute(text("UPDATE access_log SET entry_mac = NULL, purpose = 'x' WHERE id = (SELECT MAX(id) FROM access_log)"))
+    session.commit()
+    assert len(verify_chain(session).breaks) == 1
+
+
+def test_later_entries_chain_onto_earlier_batches(session, logged):
+    record_access(session, REGISTRAR, "read", "person", 42, "kiểm tra")
+    session.commit()
+    assert seal_pending(session) == 1
+    session.commit()
+    assert session.scalar(select(func.max(AccessLogEntry.seq))) == logged + 1
+    assert verify_chain(session).ok
+
+
+def test_readers_append_while_a_sealer_holds_the_chain_head(session, database_url):
+    """Appending takes no lock; a second sealer skips instead of waiting."""
+    if not is_postgres(session):
+        pytest.skip("row locks (FOR UPDATE SKIP LOCKED) are a PostgreSQL feature; SQLite has one writer")
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as holder:
+        holder.execute(text("SET lock_timeout = '5s'"))
+        holder.execute(text("SELECT * FROM audit_chain_head WHERE id = 1 FOR UPDATE"))
+        reader = new_session()
+        try:
+            reader.execute(text("SET lock_timeout = '2s'"))
+            record_access(reader, REGISTRAR, "read", "person", 1, "tra cứu")
+            reader.commit()
+            assert seal_pending(reader) == 0
+            reader.rollback()
+        finally:
+            reader.close()
+        holder.rollback()
+    engine.dispose()
+    assert seal_all(session) == 1 and verify_chain(session).ok

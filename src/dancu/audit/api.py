@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from dancu.audit import services
 from dancu.web.deps import ApiActor, DbSession
@@ -19,7 +19,8 @@ router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 class Entry(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
-    seq: int
+    id: int
+    seq: int | None = Field(description="Position in the hash chain; null until the entry is sealed (well under a second)")
     at: dt.datetime
     actor: str
     action: str
@@ -30,13 +31,15 @@ class Entry(BaseModel):
 
 
 class Break(BaseModel):
-    seq: int
+    seq: int | None
+    entry_id: int | None
     reason: str
 
 
 class Verification(BaseModel):
     ok: bool
     entries_checked: int
+    pending: int
     breaks: list[Break]
 
 
@@ -58,5 +61,5 @@ def verify(session: DbSession, actor: ApiActor) -> Verification:
     with service_errors():
         actor.require(services.Role.AUDITOR, services.Role.ADMIN)
         result = services.verify_chain(session)
-    return Verification(ok=result.ok, entries_checked=result.entries_checked,
-                        breaks=[Break(seq=b.seq, reason=b.reason) for b in result.breaks])
+    return Verification(ok=result.ok, entries_checked=result.entries_checked, pending=result.pending,
+                        breaks=[Break(seq=b.seq, entry_id=b.entry_id, reason=b.reason) for b in result.breaks])

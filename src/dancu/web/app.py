@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import HTTPConnection
@@ -17,6 +20,7 @@ from dancu.accounts.api import router as accounts_api
 from dancu.accounts.services import PermissionDenied
 from dancu.audit.api import router as audit_api
 from dancu.audit.pages import router as audit_pages
+from dancu.audit.sealer import Sealer
 from dancu.config import get_settings
 from dancu.i18n import negotiate, supported
 from dancu.identity.pki.pages import router as pki_pages
@@ -88,9 +92,20 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     return render(request, "error.html", {"status": exc.status_code}, status_code=exc.status_code)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    sealer = Sealer(interval=get_settings().audit_seal_interval)
+    sealer.start()
+    try:
+        yield
+    finally:
+        await run_in_threadpool(sealer.stop)
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     app = FastAPI(
+        lifespan=_lifespan,
         title="dancu",
         summary="National population database, residence and registrar services (Project 06, made open).",
         version="0.1.0",
