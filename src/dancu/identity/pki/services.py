@@ -28,7 +28,7 @@ __all__ = [
     "KeyHandle", "KeyStore", "KeyStoreError", "SoftwareKeyStore", "PROFILES", "CertificateInfo", "PkiError",
     "keystore", "country_ca", "issue_certificate", "document_signer", "service_signer", "state_signer",
     "tsa_signer", "revoke",
-    "current_crl", "certificate_info", "certificates", "public_base_url",
+    "current_crl", "certificate", "certificate_info", "certificates", "public_base_url",
 ]
 
 CA_PURPOSE = "country-ca"
@@ -271,6 +271,13 @@ def _row_by_serial(session: Session, serial: int) -> PkiCertificate | None:
 def certificate_info(session: Session, serial: int) -> CertificateInfo | None:
     row = _row_by_serial(session, serial)
     return None if row is None else _info(row)
+
+
+def certificate(session: Session, serial: int) -> x509.Certificate:
+    row = _row_by_serial(session, serial)
+    if row is None:
+        raise PkiError(f"no certificate with serial {serial:x} was issued by this CA")
+    return x509.load_der_x509_certificate(row.der)
 
 
 def certificates(session: Session, *, purpose: str | None = None, limit: int = 200) -> list[CertificateInfo]:

@@ -1,0 +1,1 @@
+"""Digital signatures: the state's PAdES seal, citizens' signing certificates, verification."""
