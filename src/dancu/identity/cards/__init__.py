@@ -1,0 +1,1 @@
+"""Chip identity cards: applications, biometric capture, mobile teams, production, offline verification."""
