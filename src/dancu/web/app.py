@@ -25,6 +25,7 @@ from dancu.config import get_settings
 from dancu.i18n import negotiate, supported
 from dancu.identity.eid.pages import router as eid_pages
 from dancu.identity.pki.pages import router as pki_pages
+from dancu.identity.signing.pages import router as signing_pages
 from dancu.registry.api import router as registry_api
 from dancu.registry.pages import router as registry_pages
 from dancu.units.api import router as units_api
@@ -117,7 +118,7 @@ def create_app() -> FastAPI:
     )
     app.mount("/static", StaticFiles(packages=[("dancu.web", "static")]), name="static")
     for router in (units_api, registry_api, audit_api, accounts_api,
-                   shell_pages, registry_pages, audit_pages, units_pages, pki_pages, eid_pages):
+                   shell_pages, registry_pages, audit_pages, units_pages, pki_pages, signing_pages, eid_pages):
         app.include_router(router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(PermissionDenied, _permission_denied)

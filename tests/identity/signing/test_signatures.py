@@ -8,10 +8,10 @@ import io
 
 import pytest
 from asn1crypto import cms
-from conftest import LEVEL2_PIN, principal_for
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from pyhanko.pdf_utils.reader import PdfFileReader
+from signing_helpers import LEVEL2_PIN, principal_for
 from signing_pdfs import one_page_pdf
 
 from dancu import crypto, db, migrate

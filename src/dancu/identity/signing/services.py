@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -27,7 +28,8 @@ from dancu.identity.signing.pades import SignatureInputError, Verification, sign
 __all__ = [
     "SigningError", "SignatureInputError", "Verification", "FreeOfChargePolicy", "policy", "sign_pdf_as_state",
     "verify_pdf", "citizen_certificate", "issue_citizen_certificate", "revoke_citizen_certificate",
-    "sign_pdf_as_citizen", "sign_data_as_citizen", "signatures_of", "MAX_PDF_BYTES",
+    "sign_pdf_as_citizen", "sign_data_as_citizen", "signatures_of", "citizen_certificates", "today",
+    "MAX_PDF_BYTES", "CITIZEN_REVOCATION_REASONS",
 ]
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
@@ -35,6 +37,8 @@ MAX_PDF_BYTES = 20 * 1024 * 1024
 RECENT_LOGIN = dt.timedelta(minutes=15)
 DEFAULT_FREE_DAYS = 365
 _CITIZEN_ID_PURPOSE = "dancu/pki-citizen-id/v1"
+LOCAL_TIME = ZoneInfo("Asia/Ho_Chi_Minh")
+CITIZEN_REVOCATION_REASONS = ("cessation_of_operation", "key_compromise", "affiliation_changed", "superseded")
 
 
 class SigningError(Exception):
@@ -63,6 +67,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def today() -> dt.date:
+    """Today in Vietnam, the day the free-of-charge policy is judged on."""
+    return _now().astimezone(LOCAL_TIME).date()
+
+
 def policy(session: Session) -> FreeOfChargePolicy:
     """From ``DANCU_SIGNING_FREE_FROM`` (ISO date; default: the day the country CA was created)
     and ``DANCU_SIGNING_FREE_DAYS`` (default 365, the seeds' one year)."""
@@ -75,7 +84,7 @@ def policy(session: Session) -> FreeOfChargePolicy:
         raise ValueError("DANCU_SIGNING_FREE_FROM must be a date (YYYY-MM-DD) and DANCU_SIGNING_FREE_DAYS "
                          "a whole number of days") from None
     if start is None:
-        start = pki.country_ca(session).not_valid_before_utc.date()
+        start = pki.country_ca(session).not_valid_before_utc.astimezone(LOCAL_TIME).date()
     return FreeOfChargePolicy(start, start + dt.timedelta(days=max(days, 0) - 1))
 
 
@@ -161,7 +170,7 @@ def issue_citizen_certificate(session: Session, principal: eid.Principal) -> pki
 def revoke_citizen_certificate(session: Session, principal: eid.Principal,
                                reason: str = "cessation_of_operation") -> pki.CertificateInfo:
     _require_signer(principal, fresh=False)
-    if reason not in ("cessation_of_operation", "key_compromise", "affiliation_changed", "superseded"):
+    if reason not in CITIZEN_REVOCATION_REASONS:
         raise SigningError("reason", "choose why the certificate is revoked")
     current = citizen_certificate(session, principal)
     if current is None:
@@ -185,7 +194,7 @@ def sign_pdf_as_citizen(session: Session, principal: eid.Principal, pdf_bytes: b
                       name=cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
     _record(session, account_id=principal.account_id, serial=cert.serial_number, kind="pdf", document=pdf_bytes,
             reason=reason, public_service=public_service,
-            free=policy(session).covers(_now().date(), public_service))
+            free=policy(session).covers(today(), public_service))
     return signed
 
 
@@ -196,7 +205,7 @@ def sign_data_as_citizen(session: Session, principal: eid.Principal, data: bytes
     signature = sign_data(session, data, handle=handle, cert=cert)
     _record(session, account_id=principal.account_id, serial=cert.serial_number, kind="cms", document=data,
             reason=reason, public_service=public_service,
-            free=policy(session).covers(_now().date(), public_service))
+            free=policy(session).covers(today(), public_service))
     return signature
 
 
