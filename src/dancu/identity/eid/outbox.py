@@ -66,8 +66,8 @@ def configured_sink() -> Sink:
 
 
 def notify(session: Session, *, account_id: int | None, phone: str | None, kind: str, **values: object) -> None:
-    """Queue a message in Vietnamese and English (the phone has no language setting)."""
-    body = f"{t(f'eid.notify.{kind}', 'vi', **values)} / {t(f'eid.notify.{kind}', 'en', **values)}"
+    """Queue a message in Vietnamese, then English on the next line (the phone has no language setting)."""
+    body = f"{t(f'eid.notify.{kind}', 'vi', **values)}\n{t(f'eid.notify.{kind}', 'en', **values)}"
     session.add(EidOutbox(account_id=account_id, channel="sms" if phone else "inbox", recipient=phone or "",
                           kind=kind, body=body, created_at=dt.datetime.now(dt.UTC)))
     session.flush()
