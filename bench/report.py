@@ -61,13 +61,20 @@ def _search(results: list[dict]) -> list[str]:
         lines += [_header(r), "",
                   f"{r['persons']:,} persons, {r['clients']} concurrent clients, {r['queries']} queries of each "
                   f"kind, {r['uvicorn_workers']} uvicorn workers.", "",
-                  "| query | direct SQL p50 / p95 ms | API p50 / p95 ms | API / direct p50 | API / direct p95 |",
-                  "|---|---:|---:|---:|---:|"]
+                  "| query | direct SQL p50 / p95 ms | direct SQL + audit write p50 / p95 ms | API p50 / p95 ms "
+                  "| API / direct p50 | API / direct p95 | API / (SQL + audit write) p95 |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
         for kind, k in r["results"].items():
             label = {"id": "by PIN", "name": "by name, no diacritics"}.get(kind, kind)
+            audited = k.get("direct_sql_with_audit_write")
+            if audited:
+                audited_latency = f"{audited['p50_ms']} / {audited['p95_ms']}"
+                audited_ratio = f"{k['p95_ratio_vs_audited_sql']}x"
+            else:
+                audited_latency, audited_ratio = "not measured", "–"
             lines.append(f"| {label} | {k['direct_sql']['p50_ms']} / {k['direct_sql']['p95_ms']} "
-                         f"| {k['api']['p50_ms']} / {k['api']['p95_ms']} | {k['p50_ratio']}x "
-                         f"| **{k['p95_ratio']}x** |")
+                         f"| {audited_latency} | {k['api']['p50_ms']} / {k['api']['p95_ms']} | {k['p50_ratio']}x "
+                         f"| **{k['p95_ratio']}x** | {audited_ratio} |")
         lines.append("")
     return lines
 

@@ -259,21 +259,28 @@ def _lineage(unit: AdminUnit) -> list[AdminUnit]:
     return chain
 
 
+# Labels by (database, unit id, short). A unit's name and parents change only
+# through a data migration, never while the platform serves, so a process may
+# keep them: every search result needs one, and this spares a query per row.
+_LABELS: dict[tuple[str, int, bool], str] = {}
+
+
 def unit_label(session_or_unit: Session | AdminUnit, unit_id: int | None = None, *, short: bool = False) -> str:
     """"Phường Sài Gòn, Thành phố Hồ Chí Minh"; legacy units also name their district.
 
     Pass a unit, or a session and a unit id.
     """
     if isinstance(session_or_unit, AdminUnit):
-        unit = session_or_unit
-    else:
-        if unit_id is None:
-            raise TypeError("unit_label(session, unit_id) needs a unit id")
+        return ", ".join(u.short_name if short else u.name for u in _lineage(session_or_unit))
+    if unit_id is None:
+        raise TypeError("unit_label(session, unit_id) needs a unit id")
+    key = (str(session_or_unit.get_bind().url), unit_id, short)
+    if (label := _LABELS.get(key)) is None:
         found = get_unit(session_or_unit, unit_id)
         if found is None:
             raise UnitNotFound(f"no administrative unit with id {unit_id}")
-        unit = found
-    return ", ".join(u.short_name if short else u.name for u in _lineage(unit))
+        label = _LABELS[key] = unit_label(found, short=short)
+    return label
 
 
 def province_of(unit: AdminUnit) -> AdminUnit:
