@@ -127,6 +127,8 @@ class QualityView(BaseModel):
 
 class PersonDetail(BaseModel):
     id: int
+    # the id asked for, when it is a record merged into this one
+    redirected_from: int | None = None
     as_of: dt.date | None
     pin: str | None
     family_name: str

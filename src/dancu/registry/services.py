@@ -253,6 +253,8 @@ def get_person(session: Session, actor: Actor, person_id: int, purpose: str,
                as_of: dt.date | None = None) -> PersonDetail:
     actor.require(*READERS)
     purpose = require_purpose(purpose)
+    from dancu.registry.merge import survivor_of  # here: the merge module builds on this one
+    requested_id, person_id = person_id, survivor_of(session, person_id)
     person = _load(session, person_id)
     _check_in_scope(session, actor, person)
     events = session.scalars(
@@ -289,7 +291,8 @@ def get_person(session: Session, actor: Actor, person_id: int, purpose: str,
     issues = [c for c in person.quality_issues.split(",") if c]
     status = quality.QualityStatus(tuple(issues))
     detail = PersonDetail(
-        id=person.id, as_of=as_of, pin=state["pin"], family_name=state["family_name"],
+        id=person.id, redirected_from=requested_id if requested_id != person_id else None,
+        as_of=as_of, pin=state["pin"], family_name=state["family_name"],
         middle_name=state["middle_name"], given_name=state["given_name"],
         full_name=join_name(state["family_name"], state["middle_name"], state["given_name"]) or state["full_name"],
         other_names=state["other_names"], birth_date=birth.display(), birth_date_iso=birth.iso(),
