@@ -1,8 +1,9 @@
-"""Options and results of linkage runs, shared by the CLI (and a future API)."""
+"""Options and results of linkage runs, review, merges and agency data sets: shared by the CLI, the API and the pages."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -77,3 +78,114 @@ class Evaluation(BaseModel):
     scoring_seconds: float
     pairs_per_second: float
     wall_seconds: float
+
+
+# ---- clerical review ---------------------------------------------------------------------------
+
+Decision = Literal["match", "non_match", "unsure"]
+
+
+class ComparisonWeight(BaseModel):
+    """One bar of a pair's waterfall: the level a comparison put the pair in and its weight (log2 Bayes factor)."""
+
+    comparison: str
+    level: str
+    weight: float
+    tf: float = Field(0.0, description="term-frequency adjustment (a common name counts for less)")
+
+
+class PairQuery(BaseModel):
+    run_id: int | None = Field(None, ge=1, le=2**31 - 1)
+    min_weight: float | None = Field(None, ge=-1000, le=1000)
+    max_weight: float | None = Field(None, ge=-1000, le=1000)
+    undecided: bool = False
+    page: int = Field(1, ge=1, le=100_000)
+    page_size: int = Field(20, ge=1, le=200)
+
+
+class PairRow(BaseModel):
+    """A pair in the queue: ids, weights and decision only, no personal data."""
+
+    id: int
+    run_id: int
+    left_record: str
+    right_record: str
+    match_weight: float
+    match_probability: float
+    decision: Decision | None
+    merge_id: int | None
+    against: list[str] = Field(description="comparisons that count against a match")
+
+
+class PairPage(BaseModel):
+    items: list[PairRow]
+    total: int
+    page: int
+    page_size: int
+
+
+class RecordSide(BaseModel):
+    record_id: str
+    person_id: int | None
+    redirected: bool = Field(description="the record was merged into person_id since the run")
+    fields: dict[str, str]
+
+
+class DecisionView(BaseModel):
+    id: int
+    pair_id: int
+    decision: Decision
+    actor: str
+    decided_at: dt.datetime
+    note: str
+
+
+class PairDetail(BaseModel):
+    id: int
+    run_id: int
+    source: str
+    of_register: bool = Field(description="the records are persons of the register (a merge is possible)")
+    match_weight: float
+    match_probability: float
+    threshold: float
+    prior_weight: float
+    comparisons: list[ComparisonWeight]
+    left: RecordSide
+    right: RecordSide
+    differing: list[str]
+    decisions: list[DecisionView]
+    merge_id: int | None
+
+
+class DecisionInput(BaseModel):
+    decision: Decision
+    note: str = Field("", max_length=500)
+
+
+class MergeInput(BaseModel):
+    survivor_id: int | None = Field(None, ge=1, le=2**63 - 1, description="the record that stays (default the older)")
+    reason: str = Field(..., min_length=3, max_length=500)
+
+
+class UndoInput(BaseModel):
+    reason: str = Field(..., min_length=3, max_length=500)
+
+
+class MergeResult(BaseModel):
+    pair_id: int
+    merge_id: int
+    undone: bool
+
+
+class DecisionEvaluation(BaseModel):
+    """A run's predictions scored against its clerical decisions (pairs decided match / not a match)."""
+
+    run_id: int
+    threshold: float
+    decided_pairs: int
+    decided_matches: int
+    predicted_matches: int
+    true_positives: int
+    precision: float
+    recall: float
+    f1: float

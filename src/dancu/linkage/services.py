@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
@@ -27,12 +28,13 @@ from dancu.accounts.models import Role
 from dancu.accounts.services import Actor
 from dancu.audit.services import record_access, require_purpose
 from dancu.linkage.model import DedupeModel, ScoredPair
-from dancu.linkage.models import LinkagePair, LinkageRun
+from dancu.linkage.models import LinkagePair, LinkageRecord, LinkageRun
 from dancu.linkage.prepare import UnitNormaliser, prepare_table, read_rows
+from dancu.linkage.review import REGISTER_SOURCE, decision_labels, explain_pairs, file_side_fields
 from dancu.linkage.schemas import Evaluation, LinkageOptions, RunInfo, RunSummary
+from dancu.registry import merge as registry_merge
 from dancu.registry.bulk import export_persons
-
-REGISTER_SOURCE = "register"
+from dancu.units import services as units
 Pair = tuple[str, str]
 
 
@@ -133,6 +135,21 @@ def _export_register(session: Session, actor: Actor, purpose: str, workdir: Path
     return path
 
 
+def without_retired(session: Session, records: pa.Table) -> pa.Table:
+    """Register records without those retired by a merge: they are no persons of their own any more."""
+    retired = [str(person_id) for person_id in registry_merge.retired_ids(session)]
+    if not retired:
+        return records
+    return records.filter(pc.invert(pc.is_in(records["unique_id"], value_set=pa.array(retired, pa.string()))))
+
+
+def _rows_of(session: Session, path: Path, record_ids: set[str]) -> dict[str, dict[str, str]]:
+    """The fields a reviewer compares, of the records of a file that are in a stored pair."""
+    refs = units.unit_ref_index(session)
+    return {row["record_id"].strip(): file_side_fields(session, row, refs)
+            for row in read_rows(path) if row["record_id"].strip() in record_ids}
+
+
 def run_linkage(
     session: Session,
     actor: Actor,
@@ -157,10 +174,16 @@ def run_linkage(
         if path is None:
             steps.step("exporting the register")
             source, input_path = REGISTER_SOURCE, _export_register(session, actor, purpose or "", Path(workdir))
+            records = without_retired(session, prepare_file(session, input_path, steps))
         else:
             source, input_path = str(path), Path(path)
-        records = prepare_file(session, input_path, steps)
-    result = dedupe(records, options, steps)
+            records = prepare_file(session, input_path, steps)
+        result = dedupe(records, options, steps)
+        steps.step("explaining the pairs kept for review")
+        pair_ids = [_pair(p.left_record, p.right_record) for p in result.kept_pairs]
+        explained = explain_pairs(records, pair_ids, result.model)
+        reviewed = {record for pair in pair_ids for record in pair}
+        review_rows = {} if path is None else _rows_of(session, input_path, reviewed)
     matched = result.matched(options.threshold)
     sizes = Counter(result.clusters.values())
     duplicate_records = sum(size for size in sizes.values() if size > 1)
@@ -176,10 +199,15 @@ def run_linkage(
     session.add(run)
     session.flush()
     rows = [{"run_id": run.id, "left_record": left, "right_record": right, "match_weight": p.match_weight,
-             "match_probability": p.match_probability}
-            for p in result.kept_pairs for left, right in [_pair(p.left_record, p.right_record)]]
+             "match_probability": p.match_probability,
+             "comparisons": json.dumps(explained[(left, right)], ensure_ascii=False)}
+            for p, (left, right) in zip(result.kept_pairs, pair_ids, strict=True)]
     for start in range(0, len(rows), 5_000):
         session.execute(insert(LinkagePair), rows[start:start + 5_000])
+    records_rows = [{"run_id": run.id, "record_id": record, "fields": json.dumps(fields, ensure_ascii=False)}
+                    for record, fields in review_rows.items()]
+    for start in range(0, len(records_rows), 5_000):
+        session.execute(insert(LinkageRecord), records_rows[start:start + 5_000])
 
     out_dir.mkdir(parents=True, exist_ok=True)
     name = "register" if path is None else Path(path).name.split(".")[0]
@@ -233,10 +261,16 @@ def pairwise_scores(predicted: set[Pair], truth: set[Pair]) -> tuple[int, float,
 
 
 def evaluate_file(session: Session, path: Path, truth_path: Path, options: LinkageOptions,
-                  steps: Steps | None = None) -> Evaluation:
-    """Deduplicate a file and score the pairs found at ``options.threshold`` against the truth."""
+                  steps: Steps | None = None, decisions: dict[Pair, bool] | None = None) -> Evaluation:
+    """Deduplicate a file and score the pairs found at ``options.threshold`` against the truth.
+
+    ``decisions`` (pair -> is a match, from clerical review) override the truth for the pairs they decide.
+    """
     started = time.perf_counter()
     truth = truth_pairs(truth_path)
+    if decisions:
+        truth = (truth | {pair for pair, is_match in decisions.items() if is_match}) - {
+            pair for pair, is_match in decisions.items() if not is_match}
     records = prepare_file(session, path, steps)
     result = dedupe(records, options, steps, truth=truth)
     predicted = {_pair(p.left_record, p.right_record) for p in result.matched(options.threshold)}
