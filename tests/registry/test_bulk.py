@@ -307,3 +307,20 @@ def test_sigkill_then_resume_loads_every_row_once(database_url, session, refs, t
         reported = [row["record_id"] for row in csv.DictReader(handle)]
     assert sorted(reported) == sorted(f"r{i}" for i in range(999, rows, 1000))
     db.reset_caches()
+
+
+def test_cli_export_needs_a_purpose_and_logs_the_bulk_read(session, refs, tmp_path):
+    from dancu.audit.models import AccessLogEntry
+
+    source = write_csv(tmp_path / "in.csv", [person_row(i, refs["communes"][0]) for i in range(3)])
+    assert CliRunner().invoke(app, ["import", str(source), "--quiet"]).exit_code == 0
+    out = tmp_path / "out.jsonl"
+    refused = CliRunner().invoke(app, ["export", str(out), "--purpose", " ", "--quiet"])
+    assert refused.exit_code == 2 and "purpose" in refused.output and not out.exists()
+    assert CliRunner().invoke(app, ["export", str(out), "--quiet"]).exit_code == 2  # --purpose is required
+    done = CliRunner().invoke(app, ["export", str(out), "--purpose", "sao lưu định kỳ", "--quiet"])
+    assert done.exit_code == 0, done.output
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 3
+    entry = session.scalars(select(AccessLogEntry).where(AccessLogEntry.action == "export")).one()
+    assert (entry.subject_type, entry.subject_id, entry.purpose, entry.detail) == (
+        "register", "all", "sao lưu định kỳ", "file=out.jsonl")

@@ -42,6 +42,8 @@ from sqlalchemy import Connection, Date, DateTime, bindparam, select, text
 from sqlalchemy.orm import Session, aliased
 
 from dancu import db
+from dancu.accounts.services import Actor, Role
+from dancu.audit.services import record_access, require_purpose
 from dancu.crypto import encrypt_text
 from dancu.registry import quality
 from dancu.registry.dates import PartialDate
@@ -831,11 +833,28 @@ def _iso(value: dt.date | None) -> str:
     return value.isoformat() if value else ""
 
 
+def export_register(actor: Actor, purpose: str, path: Path, unit_id: int | None = None,
+                    progress: bool = True) -> int:
+    """`dancu export`: a bulk read of personal data, logged before a row is read.
+
+    One access-log entry names the scope (the whole register or a unit) and
+    the file; logging it first keeps even an interrupted export accountable.
+    """
+    actor.require(Role.ADMIN)
+    purpose = require_purpose(purpose)
+    _format_of(Path(path))  # refuse a wrong file name before logging a read that will not happen
+    with db.session_scope() as session:
+        record_access(session, actor, "export", "unit" if unit_id is not None else "register",
+                      unit_id if unit_id is not None else "all", purpose, detail=f"file={Path(path).name}")
+    return export_persons(path, unit_id=unit_id, progress=progress)
+
+
 def export_persons(path: Path, unit_id: int | None = None, progress: bool = True) -> int:
     """Write persons (those living in ``unit_id`` when given) in the exchange format.
 
     ``record_id`` is the person's id in this register and the relatives'
-    columns refer to those ids, so the file imports back as it is.
+    columns refer to those ids, so the file imports back as it is. Callers
+    log the read: `export_register`, or the linkage run that reads the file.
     """
     path = Path(path)
     kind = _format_of(path)

@@ -8,7 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dancu.registry.bulk import export_persons, import_file
+from dancu.accounts.cli_actor import cli_actor
+from dancu.registry.bulk import export_register, import_file
 
 
 def import_command(
@@ -57,12 +58,14 @@ def import_command(
 
 def export_command(
     file: Path = typer.Argument(..., dir_okay=False, help="Output file: .csv or .jsonl (optionally .gz)."),
+    purpose: str = typer.Option(..., "--purpose", "-p",
+                                help="Why the register is exported (written to the access log)."),
     unit: int = typer.Option(None, "--unit", help="Only persons whose permanent residence is this unit id."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Write persons in the exchange format; the file imports back with `dancu import`."""
     try:
-        written = export_persons(file, unit_id=unit, progress=not quiet)
+        written = export_register(cli_actor(), purpose, file, unit_id=unit, progress=not quiet)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
