@@ -23,6 +23,8 @@ from dancu.audit.pages import router as audit_pages
 from dancu.audit.sealer import Sealer
 from dancu.config import get_settings
 from dancu.i18n import negotiate, supported
+from dancu.identity.cards.api import router as cards_api
+from dancu.identity.cards.pages import router as cards_pages
 from dancu.identity.eid.pages import router as eid_pages
 from dancu.identity.pki.pages import router as pki_pages
 from dancu.identity.signing.pages import router as signing_pages
@@ -117,7 +119,7 @@ def create_app() -> FastAPI:
         redoc_url=None,
     )
     app.mount("/static", StaticFiles(packages=[("dancu.web", "static")]), name="static")
-    for router in (units_api, registry_api, audit_api, accounts_api,
+    for router in (units_api, registry_api, audit_api, accounts_api, cards_api, cards_pages,
                    shell_pages, registry_pages, audit_pages, units_pages, pki_pages, signing_pages, eid_pages):
         app.include_router(router)
     app.add_exception_handler(LoginRequired, _login_required)

@@ -321,6 +321,13 @@ def _card_of(session: Session, application: CardApplication) -> Card:
     return card
 
 
+def _produced_card(session: Session, application: CardApplication) -> Card:
+    card = session.scalar(select(Card).where(Card.application_id == application.id))
+    if card is None:
+        raise ApplicationNotFound(f"no card has been produced for application {application.id} yet")
+    return card
+
+
 def deliver(session: Session, actor: Actor, application_id: int) -> None:
     actor.require(*STAFF)
     application = _load(session, actor, application_id)
@@ -487,7 +494,7 @@ def chip_data(session: Session, actor: Actor, application_id: int, purpose: str)
     """(chip data file, QR text) of the application's card; reading them is logged like a record read."""
     actor.require(*STAFF)
     application = _load(session, actor, application_id)
-    card = _card_of(session, application)
+    card = _produced_card(session, application)
     _person(session, actor, application.person_id, purpose)
     return card.chip_data, card.qr_text
 
