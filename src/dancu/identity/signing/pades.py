@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from asn1crypto import cms, core
@@ -46,6 +47,17 @@ class SignatureInputError(ValueError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+def _run(coroutine):
+    """Run pyHanko's coroutine to completion from sync code, also when this thread already runs
+    an event loop (an async endpoint, Playwright's sync API): then in a worker thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, coroutine).result()
 
 
 def _asn1(cert: x509.Certificate) -> asn1_x509.Certificate:
@@ -130,7 +142,7 @@ def sign_pdf(session: Session, pdf_bytes: bytes, *, handle: KeyHandle, cert: x50
                                    timestamper=timestamper(session))
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes), strict=False)
-        out = asyncio.run(pdf_signer.async_sign_pdf(writer))
+        out = _run(pdf_signer.async_sign_pdf(writer))
     except (PdfError, SigningError) as exc:
         raise SignatureInputError("unsignable", f"the PDF cannot be signed ({exc})") from None
     return out.getvalue()
@@ -139,7 +151,7 @@ def sign_pdf(session: Session, pdf_bytes: bytes, *, handle: KeyHandle, cert: x50
 def sign_data(session: Session, data: bytes, *, handle: KeyHandle, cert: x509.Certificate) -> bytes:
     """A detached CMS (CAdES-B-T) signature of ``data``, DER-encoded."""
     signer = KeyStoreSigner(pki.keystore(session), handle, cert, pki.country_ca(session))
-    content = asyncio.run(signer.async_sign_general_data(
+    content = _run(signer.async_sign_general_data(
         data, "sha256", detached=True, timestamper=timestamper(session), use_cades=True))
     return content.dump()
 
@@ -149,7 +161,8 @@ class SignatureReport:
     """One signature's verdict. ``problem`` is None when valid, else a code the pages translate."""
 
     field_name: str
-    signer: str
+    signer: str                         # the full distinguished name
+    signer_name: str                    # its common name, as people read it
     signer_serial: int | None
     signed_at: dt.datetime | None       # from the timestamp when there is one, else as the signer claims
     timestamped: bool
@@ -183,8 +196,11 @@ class Verification:
         return "valid" if self.valid else next(s.problem for s in self.signatures if s.problem)
 
 
-def _signer_name(cert: asn1_x509.Certificate) -> str:
-    return x509.load_der_x509_certificate(cert.dump()).subject.rfc4514_string()
+def _signer(cert: asn1_x509.Certificate) -> tuple[str, str]:
+    """(distinguished name, common name) of the signer."""
+    subject = x509.load_der_x509_certificate(cert.dump()).subject
+    names = subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    return subject.rfc4514_string(), str(names[0].value) if names else subject.rfc4514_string()
 
 
 def _problem(status, covers_whole_file: bool) -> str | None:
@@ -223,16 +239,17 @@ def verify_pdf(session: Session, pdf_bytes: bytes) -> Verification:
 def _report(session: Session, sig, context: ValidationContext) -> SignatureReport:
     name = sig.field_name or "?"
     try:
-        status = asyncio.run(async_validate_pdf_signature(sig, signer_validation_context=context))
+        status = _run(async_validate_pdf_signature(sig, signer_validation_context=context))
     except Exception as exc:  # noqa: BLE001 - pyHanko raises many types on malformed signatures
-        return SignatureReport(name, "?", None, None, False, False, False, False, None, False, "altered",
+        return SignatureReport(name, "?", "?", None, None, False, False, False, False, None, False, "altered",
                                f"{type(exc).__name__}: {exc}")
     cert = status.signing_cert
+    dn, common_name = _signer(cert)
     info = pki.certificate_info(session, cert.serial_number)
     timestamp = status.timestamp_validity
     covers = status.coverage == SignatureCoverageLevel.ENTIRE_FILE
     return SignatureReport(
-        field_name=name, signer=_signer_name(cert), signer_serial=cert.serial_number,
+        field_name=name, signer=dn, signer_name=common_name, signer_serial=cert.serial_number,
         signed_at=timestamp.timestamp if timestamp is not None else status.signer_reported_dt,
         timestamped=timestamp is not None, intact=status.intact, trusted=status.trusted, revoked=status.revoked,
         revoked_at=info.revoked_at if info else None, covers_whole_file=covers,
@@ -245,7 +262,7 @@ def verify_data(session: Session, data: bytes, signature_der: bytes) -> Signatur
     try:
         content = cms.ContentInfo.load(signature_der)
         signed_data = content["content"]
-        status = asyncio.run(async_validate_detached_cms(data, signed_data,
+        status = _run(async_validate_detached_cms(data, signed_data,
                                                          signer_validation_context=validation_context(session)))
     except Exception as exc:  # noqa: BLE001
         raise SignatureInputError("damaged", f"the signature cannot be read ({type(exc).__name__})") from None
@@ -253,7 +270,7 @@ def verify_data(session: Session, data: bytes, signature_der: bytes) -> Signatur
     info = pki.certificate_info(session, cert.serial_number)
     timestamp = status.timestamp_validity
     problem = _problem(status, True)
-    return SignatureReport("cms", _signer_name(cert), cert.serial_number,
+    return SignatureReport("cms", *_signer(cert), cert.serial_number,
                            timestamp.timestamp if timestamp is not None else status.signer_reported_dt,
                            timestamp is not None, status.intact, status.trusted, status.revoked,
                            info.revoked_at if info else None, True, problem, status.summary())

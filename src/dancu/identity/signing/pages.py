@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 from urllib.parse import quote
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -88,12 +90,20 @@ def _my_page(request: Request, session: DbSession, principal: eid.Principal, *, 
     return render(request, "signing/me.html", {
         "principal": principal, "account": account, "owner": owner, "section": "signatures",
         "acting_for_child": principal.guardian_account_id is not None,
-        "flash": request.session.pop(_FLASH, None), "error": error,
+        # The e-ID layout shows its own flash; this page shows its own messages.
+        "flash": None, "signing_flash": request.session.pop(_FLASH, None), "error": error,
         "certificate": current, "history": services.citizen_certificates(session, principal),
-        "subject": pki.certificate(session, current.serial).subject.rfc4514_string() if current else "",
+        "holder": _holder(pki.certificate(session, current.serial)) if current else None,
         "policy": policy, "free_now": policy.active_on(today), "signatures": services.signatures_of(session, principal),
         "reasons": services.CITIZEN_REVOCATION_REASONS, "max_mb": services.MAX_PDF_BYTES // (1024 * 1024),
     }, status_code=status_code)
+
+
+def _holder(cert: x509.Certificate) -> dict[str, str]:
+    def first(oid: x509.ObjectIdentifier) -> str:
+        values = cert.subject.get_attributes_for_oid(oid)
+        return str(values[0].value) if values else ""
+    return {"name": first(NameOID.COMMON_NAME), "identifier": first(NameOID.SERIAL_NUMBER)}
 
 
 def _refusal(request: Request, session: DbSession, principal: eid.Principal, exc: Exception) -> Response:
