@@ -21,6 +21,7 @@ import enum
 import sqlalchemy as sa
 from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, or_, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.attributes import flag_modified
 
 from dancu.accounts.services import Actor
 from dancu.crypto import decrypt_text, encrypt_text
@@ -106,6 +107,8 @@ def _restore(session: Session, before: dict) -> None:
             row = session.get(model, int(row_id))
             for column in model.__table__.columns:
                 setattr(row, column.key, _load_value(column, values[column.key]))
+                # written even when equal to the current value: else updated_at's onupdate would replace it
+                flag_modified(row, column.key)
 
 
 class _Before:
