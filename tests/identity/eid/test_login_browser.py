@@ -25,7 +25,7 @@ def test_login_shows_my_data_and_who_read_it_then_logout(page, server, parent_ac
     assert page.locator("#eid-level").inner_text() == "Mức 1"
     # The seed's own read and this page's read both show, with their purposes.
     log = page.locator("#eid-access-log").inner_text()
-    assert "citizen viewing own data (e-ID /me)" in log and "seed test data" in log
+    assert "Bạn xem dữ liệu của chính mình" in log and "seed test data" in log
     screenshot(page, "me-vi")
     page.goto("/me?lang=en")
     screenshot(page, "me-en")

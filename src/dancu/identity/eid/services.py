@@ -46,6 +46,7 @@ from dancu.registry.schemas import PersonDetail
 # The e-ID service reads the register on the citizen's behalf; the access log names it.
 EID_ACTOR = Actor(username="e-id", role=Role.ADMIN)
 SELF_ACTOR = Actor(username="e-id:citizen-self", role=Role.ADMIN)
+GUARDIAN_ACTOR = Actor(username="e-id:guardian", role=Role.ADMIN)
 # Reads the access log for the "who read my data" page; only ever for the signed-in citizen's own person id.
 _AUDIT_READER = Actor(username="e-id", role=Role.AUDITOR)
 
@@ -762,10 +763,23 @@ def switch_account(session: Session, web_session: Mapping, child_account_id: int
 # ---- the citizen's own data ----------------------------------------------------------------------
 
 
+MY_DATA_PURPOSE = "citizen viewing own data (e-ID /me)"
+
+
 def my_record(session: Session, principal: Principal) -> PersonDetail:
-    return registry.get_person(session, SELF_ACTOR, principal.person_id, "citizen viewing own data (e-ID /me)")
+    """The signed-in citizen's record; a guardian's read of a child's record is logged as the guardian's."""
+    actor = GUARDIAN_ACTOR if principal.guardian_account_id is not None else SELF_ACTOR
+    return registry.get_person(session, actor, principal.person_id, MY_DATA_PURPOSE)
 
 
 def who_read_me(session: Session, principal: Principal, limit: int = 50) -> list:
     """Access-log entries about the signed-in citizen's own person record, newest first."""
     return audit.entries_for_subject(session, _AUDIT_READER, "person", principal.person_id, limit=limit)
+
+
+def unlock(session: Session, pin: str) -> bool:
+    account = session.scalar(select(EidAccount).where(EidAccount.pin == pin.strip()))
+    if account is None:
+        return False
+    account.failed_attempts, account.locked_until = 0, None
+    return True
