@@ -138,3 +138,27 @@ def test_readers_append_while_a_sealer_holds_the_chain_head(session, database_ur
         holder.rollback()
     engine.dispose()
     assert seal_all(session) == 1 and verify_chain(session).ok
+
+
+def test_migration_0006_keeps_the_chain_both_ways(session, database_url):
+    """Down to the locked-append schema and up again: sealed entries keep their chain."""
+    from alembic import command
+
+    from dancu import migrate
+    from dancu.db import get_engine
+
+    _log_eight(session)
+    seal_all(session)
+    session.close()
+    config = migrate.alembic_config()
+    with get_engine().begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006_audit_sealing-1")
+    with get_engine().connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM access_log WHERE mac IS NOT NULL")).scalar() == 8
+    migrate.upgrade()
+    result = verify_chain(session)
+    assert result.ok and result.entries_checked == 8
+    record_access(session, REGISTRAR, "read", "person", 9, "sau nâng cấp")
+    session.commit()
+    assert seal_all(session) == 1 and verify_chain(session).ok

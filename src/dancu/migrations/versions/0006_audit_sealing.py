@@ -20,17 +20,8 @@ BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 COLUMNS = "at, actor, action, subject_type, subject_id, purpose, detail, prev_mac, mac"
 
 
-def upgrade() -> None:
-    op.rename_table("access_log", "access_log_0005")
-    with op.batch_alter_table("access_log_0005") as batch_op:
-        batch_op.drop_index("ix_access_log_subject")
-        batch_op.drop_index("ix_access_log_actor")
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE access_log_0005 RENAME CONSTRAINT pk_access_log TO pk_access_log_0005")
-    op.create_table(
-        "access_log",
-        sa.Column("id", BigId, nullable=False),
-        sa.Column("seq", BigId, nullable=True),
+def _content_columns() -> list[sa.Column]:
+    return [
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("actor", sa.String(length=60), nullable=False),
         sa.Column("action", sa.String(length=30), nullable=False),
@@ -38,6 +29,26 @@ def upgrade() -> None:
         sa.Column("subject_id", sa.String(length=64), nullable=False),
         sa.Column("purpose", sa.String(length=300), nullable=False),
         sa.Column("detail", sa.String(length=1000), nullable=False),
+    ]
+
+
+def _move_aside(new_name: str, indexes: tuple[str, ...]) -> None:
+    """Rename access_log and free its index and key names for the rebuilt table."""
+    op.rename_table("access_log", new_name)
+    with op.batch_alter_table(new_name) as batch_op:
+        for index in indexes:
+            batch_op.drop_index(index)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(f"ALTER TABLE {new_name} RENAME CONSTRAINT pk_access_log TO pk_{new_name}")
+
+
+def upgrade() -> None:
+    _move_aside("access_log_0005", ("ix_access_log_subject", "ix_access_log_actor"))
+    op.create_table(
+        "access_log",
+        sa.Column("id", BigId, nullable=False),
+        sa.Column("seq", BigId, nullable=True),
+        *_content_columns(),
         sa.Column("entry_mac", sa.String(length=64), nullable=True),
         sa.Column("prev_mac", sa.String(length=64), nullable=True),
         sa.Column("mac", sa.String(length=64), nullable=True),
@@ -60,22 +71,12 @@ def downgrade() -> None:
     pending = op.get_bind().scalar(sa.text("SELECT COUNT(*) FROM access_log WHERE seq IS NULL"))
     if pending:
         raise RuntimeError(f"{pending} access-log entries are not sealed yet: run `dancu audit seal` first")
-    op.rename_table("access_log", "access_log_0006")
-    with op.batch_alter_table("access_log_0006") as batch_op:
-        for index in ("ix_access_log_pending", "ix_access_log_seq", "ix_access_log_subject", "ix_access_log_actor"):
-            batch_op.drop_index(index)
-    if op.get_bind().dialect.name == "postgresql":
-        op.execute("ALTER TABLE access_log_0006 RENAME CONSTRAINT pk_access_log TO pk_access_log_0006")
+    _move_aside("access_log_0006",
+                ("ix_access_log_pending", "ix_access_log_seq", "ix_access_log_subject", "ix_access_log_actor"))
     op.create_table(
         "access_log",
         sa.Column("seq", BigId, autoincrement=False, nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("actor", sa.String(length=60), nullable=False),
-        sa.Column("action", sa.String(length=30), nullable=False),
-        sa.Column("subject_type", sa.String(length=30), nullable=False),
-        sa.Column("subject_id", sa.String(length=64), nullable=False),
-        sa.Column("purpose", sa.String(length=300), nullable=False),
-        sa.Column("detail", sa.String(length=1000), nullable=False),
+        *_content_columns(),
         sa.Column("prev_mac", sa.String(length=64), nullable=False),
         sa.Column("mac", sa.String(length=64), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_access_log")),
