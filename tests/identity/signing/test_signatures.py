@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import io
@@ -121,6 +122,13 @@ def test_only_a_fresh_level_2_login_may_get_or_use_a_certificate(session, citize
     with pytest.raises(signing.SigningError) as refused:
         signing.sign_pdf_as_citizen(session, principal_for(session, citizens["an"]), one_page_pdf(), "Đơn")
     assert refused.value.code == "none"
+
+
+def test_a_guardian_acting_for_a_child_cannot_sign_for_them(session, citizens):
+    child_view = dataclasses.replace(principal_for(session, citizens["an"]), guardian_account_id=citizens["binh"])
+    with pytest.raises(signing.SigningError) as refused:
+        signing.issue_citizen_certificate(session, child_view)
+    assert refused.value.code == "guardian"
 
 
 def test_citizen_signs_a_pdf_and_data_then_revokes(session, citizens):
