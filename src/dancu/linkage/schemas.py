@@ -189,3 +189,57 @@ class DecisionEvaluation(BaseModel):
     precision: float
     recall: float
     f1: float
+
+
+# ---- agency data sets -------------------------------------------------------------------------
+
+
+class AgencyDatasetInfo(BaseModel):
+    """A linked agency data set: settings and counts, no personal data."""
+
+    id: int
+    kind: str
+    name: str
+    file_name: str
+    mapping: dict[str, str]
+    actor: str
+    linked_at: dt.datetime
+    records: int
+    matched: int
+    conflicting: int
+    unmatched: int
+    threshold: float
+    seconds: float
+
+
+class ReconciliationRow(BaseModel):
+    record_id: str
+    full_name: str
+    birth_date: str
+    status: Literal["matched", "conflicting", "unmatched"]
+    person_id: int | None
+    match_probability: float | None
+    conflicts: dict[str, list[str]] = Field(description="field -> [agency value, register value]")
+
+
+class ReconciliationPage(BaseModel):
+    dataset: AgencyDatasetInfo
+    status: str | None
+    items: list[ReconciliationRow]
+    total: int
+    page: int
+    page_size: int
+
+
+class AgencyLinkView(BaseModel):
+    """An agency record linked to a person (shown on the person page)."""
+
+    dataset_id: int
+    kind: str
+    dataset_name: str
+    record_id: str
+    person_id: int
+    full_name: str
+    birth_date: str
+    match_probability: float
+    conflicts: dict[str, list[str]]
