@@ -1,11 +1,13 @@
 """The card pages through the real app: registrar workflow, mobile team, public verification."""
 
+import base64
 import re
 
 import pytest
 from fastapi.testclient import TestClient
 
 from dancu.identity.cards import services as cards
+from dancu.identity.cards.devices import SimulatedCaptureDevice
 from dancu.web.app import create_app
 
 PASSWORD = "correct horse battery"
@@ -47,6 +49,10 @@ def test_registrar_takes_an_application_through_to_activation_in_the_pages(clien
         client.post(f"{detail_url}/{action}", data={"csrf_token": token})
     page = client.get(detail_url)
     assert "Thẻ đã kích hoạt" in page.text
+    capture = SimulatedCaptureDevice().capture(f"application:{detail_url.rsplit('/', 1)[1]}")
+    for secret in (capture.face.image_png, *(f.template for f in capture.fingerprints)):
+        for encoded in (base64.b64encode(secret).decode()[:40], secret.hex()[:40]):
+            assert encoded not in page.text
     qr = client.get(f"{detail_url}/qr.svg")
     assert qr.status_code == 200 and qr.headers["content-type"].startswith("image/svg+xml")
     listing = client.get("/cards?status=activated&lang=en")

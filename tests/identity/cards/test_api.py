@@ -1,0 +1,152 @@
+"""/api/v1/cards: roles, the mobile team's offline round trip, idempotent uploads, biometrics never sent."""
+
+import base64
+import datetime as dt
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from dancu.accounts.models import Role
+from dancu.accounts.services import create_user
+from dancu.cli import app
+from dancu.identity.cards.devices import SimulatedCaptureDevice
+from dancu.web.app import create_app
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def client(session, approver, clerk):
+    create_user(session, "kiemtra", PASSWORD, Role.AUDITOR)
+    session.commit()
+    with TestClient(create_app()) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def bearer(client):
+    def headers_for(username: str) -> dict[str, str]:
+        response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    return headers_for
+
+
+def _upload(client, headers, line):
+    return client.post("/api/v1/cards/captures", headers={**headers, "Content-Type": "application/json"},
+                       content=line)
+
+
+def _offline_queue(client, headers, commune, make_person, tmp_path):
+    """A team, a hospital visit with two patients, the package exported and captured offline."""
+    team = client.post("/api/v1/cards/teams", headers=headers,
+                       json={"name": "Tổ lưu động số 1", "unit_id": commune.id}).json()["id"]
+    visit = client.post(f"/api/v1/cards/teams/{team}/visits", headers=headers, json={
+        "visit_on": dt.date.today().isoformat(), "place_kind": "hospital_ward",
+        "place": "Khoa Nội, Bệnh viện Chợ Rẫy", "unit_id": commune.id}).json()["id"]
+    for name, pin in (("Lê Thị Hoa", "079155000201"), ("Phạm Văn Bình", "079048000202")):
+        make_person(full_name=name, birth="1955-02-03" if pin.endswith("1") else "1948-07-09", pin=pin)
+        added = client.post(f"/api/v1/cards/visits/{visit}/entries", headers=headers,
+                            json={"pin": pin, "kind": "first", "note": "giường 12"})
+        assert added.status_code == 201, added.text
+    package = client.get(f"/api/v1/cards/visits/{visit}/package", headers=headers)
+    assert package.status_code == 200
+    (tmp_path / "package.json").write_text(package.text)
+    queue = tmp_path / "queue.jsonl"
+    captured = CliRunner().invoke(app, ["card", "capture-offline", str(tmp_path / "package.json"), str(queue)])
+    assert captured.exit_code == 0, captured.output
+    return visit, queue
+
+
+def test_offline_captures_upload_once_even_when_sent_twice(client, bearer, approver, commune, make_person,
+                                                          tmp_path):
+    headers = bearer("canbo.tp")
+    visit, queue = _offline_queue(client, headers, commune, make_person, tmp_path)
+    again = CliRunner().invoke(app, ["card", "capture-offline", str(tmp_path / "package.json"), str(queue)])
+    assert "0 captured, 2 already" in again.output  # re-running the device after an interruption adds nothing
+    lines = queue.read_text().splitlines()
+    first = [_upload(client, headers, line) for line in lines]
+    assert [r.status_code for r in first] == [200, 200] and not any(r.json()["replayed"] for r in first)
+    second = [_upload(client, {**headers, "Idempotency-Key": json.loads(line)["capture_id"]}, line)
+              for line in lines]
+    assert [r.json() for r in second] == [{**r.json(), "replayed": True} for r in first]
+    altered = json.loads(lines[0]) | {"face_quality": 1}
+    assert client.post("/api/v1/cards/captures", headers=headers, json=altered).status_code == 409
+    listed = client.get(f"/api/v1/cards/applications?visit_id={visit}", headers=headers).json()
+    assert listed["total"] == 2 and {a["channel"] for a in listed["items"]} == {"mobile"}
+    assert {a["status"] for a in listed["items"]} == {"captured"}
+
+
+def test_a_damaged_package_is_refused_by_the_device(client, bearer, commune, make_person, tmp_path):
+    headers = bearer("canbo.tp")
+    _offline_queue(client, headers, commune, make_person, tmp_path)
+    package = json.loads((tmp_path / "package.json").read_text())
+    package["entries"][0]["name"] = "Người Khác"
+    (tmp_path / "damaged.json").write_text(json.dumps(package))
+    refused = CliRunner().invoke(app, ["card", "capture-offline", str(tmp_path / "damaged.json"),
+                                       str(tmp_path / "q2.jsonl")])
+    assert refused.exit_code == 2 and "checksum" in refused.output
+
+
+def test_roles_and_areas_are_enforced(client, bearer, commune, make_person):
+    person = make_person()
+    auditor, ward = bearer("kiemtra"), bearer("canbo.phuong")
+    body = {"person_id": person, "kind": "first", "unit_id": commune.id}
+    assert client.post("/api/v1/cards/applications", headers=auditor, json=body).status_code == 403
+    assert client.post("/api/v1/cards/applications", json=body).status_code == 401
+    created = client.post("/api/v1/cards/applications", headers=ward, json=body)
+    assert created.status_code == 201
+    application = created.json()["id"]
+    assert client.post(f"/api/v1/cards/applications/{application}/capture", headers=ward).status_code == 204
+    assert client.post(f"/api/v1/cards/applications/{application}/approve", headers=ward,
+                       json={}).status_code == 403
+    assert client.post("/api/v1/cards/batches", headers=ward, json={}).status_code == 403
+    assert client.post("/api/v1/cards/applications", headers=ward,
+                       json={**body, "pin": "079090000999"}).status_code == 422
+    assert client.get("/api/v1/cards/applications/987654?purpose=check", headers=ward).status_code == 404
+
+
+def test_no_api_response_carries_a_face_image_or_a_fingerprint_template(client, bearer, commune, make_person,
+                                                                        tmp_path):
+    headers = bearer("canbo.tp")
+    visit, queue = _offline_queue(client, headers, commune, make_person, tmp_path)
+    person = make_person()
+    secrets = set()
+    for line in queue.read_text().splitlines():
+        item = json.loads(line)
+        secrets |= {item["face_png"]} | {f["template"] for f in item["fingerprints"]}
+        assert _upload(client, headers, line).status_code == 200
+    office = client.post("/api/v1/cards/applications", headers=headers,
+                         json={"person_id": person, "kind": "first", "unit_id": commune.id}).json()["id"]
+    assert client.post(f"/api/v1/cards/applications/{office}/capture", headers=headers).status_code == 204
+    capture = SimulatedCaptureDevice().capture(f"application:{office}")
+    secrets |= {base64.b64encode(capture.face.image_png).decode()}
+    secrets |= {base64.b64encode(f.template).decode() for f in capture.fingerprints}
+    responses = []
+    ids = [a["id"] for a in client.get("/api/v1/cards/applications", headers=headers).json()["items"]]
+    for application in ids:
+        client.post(f"/api/v1/cards/applications/{application}/approve", headers=headers, json={"note": "ok"})
+    responses.append(client.post("/api/v1/cards/batches", headers=headers, json={}))
+    for application in ids:
+        for action in ("deliver", "activate"):
+            responses.append(client.post(f"/api/v1/cards/applications/{application}/{action}", headers=headers))
+        responses.append(client.get(f"/api/v1/cards/applications/{application}?purpose=review", headers=headers))
+        responses.append(client.get(f"/api/v1/cards/applications/{application}/chip?purpose=check",
+                                    headers=headers))
+    responses += [client.get("/api/v1/cards/applications", headers=headers),
+                  client.get(f"/api/v1/cards/visits/{visit}?purpose=check", headers=headers),
+                  client.get("/api/v1/cards/teams", headers=headers),
+                  client.get("/api/v1/cards/status-list"),
+                  client.get(f"/api/v1/cards/visits/{visit}/package", headers=headers)]
+    assert all(r.status_code < 500 for r in responses)
+    assert len(secrets) == 15
+    for response in responses:
+        body = response.text
+        for secret in secrets:
+            assert secret not in body and secret[:40] not in body
+            raw = base64.b64decode(secret)
+            assert base64.urlsafe_b64encode(raw).decode()[:40] not in body
+            assert raw.hex()[:40] not in body
