@@ -4,6 +4,7 @@ from dancu.accounts import models as accounts_models  # noqa: F401
 from dancu.audit import models as audit_models  # noqa: F401
 from dancu.identity.eid import models as eid_models  # noqa: F401
 from dancu.identity.cards import models as cards_models  # noqa: F401
+from dancu.identity.oidc import models as oidc_models  # noqa: F401
 from dancu.identity.pki import models as pki_models  # noqa: F401
 from dancu.identity.signing import models as signing_models  # noqa: F401
 from dancu.linkage import models as linkage_models  # noqa: F401

@@ -1,0 +1,306 @@
+"""Browser-facing OpenID Connect pages: authorization and consent, logout, the citizen's
+list of connected apps, and the relying-party registry in the staff console."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import urlencode, urlsplit
+
+from authlib.common.urls import add_params_to_uri
+from authlib.oauth2 import OAuth2Error
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import ImmutableMultiDict
+from starlette.exceptions import HTTPException
+
+from dancu.accounts.models import Role
+from dancu.accounts.services import Actor
+from dancu.identity.eid import services as eid
+from dancu.identity.oidc import services
+from dancu.identity.oidc.server import ProviderServer, WebRequest, login_redirect, provider, read_request
+from dancu.web.deps import DbSession, page_actor_with
+from dancu.web.forms import FormErrors
+from dancu.web.security import CONTENT_SECURITY_POLICY
+from dancu.web.templating import render, request_lang
+
+router = APIRouter(include_in_schema=False)
+AdminActor = Annotated[Actor, Depends(page_actor_with(Role.ADMIN))]
+
+# Authorization parameters that must not survive a trip through the login page:
+# prompt=login asks for one fresh login, not a loop of them.
+_ONE_SHOT = ("prompt",)
+
+
+def _authorize_again(request: Request) -> str:
+    query = [(k, v) for k, v in request.query_params.multi_items() if k not in _ONE_SHOT]
+    return f"/oidc/authorize?{urlencode(query)}"
+
+
+def _required_level(client_level: int, acr_values: str | None) -> int:
+    asked = [services.LEVEL_OF_ACR[value] for value in (acr_values or "").split() if value in services.LEVEL_OF_ACR]
+    # acr_values lists acceptable levels; the weakest acceptable one is enough, the client's minimum always holds.
+    return max(client_level, min(asked) if asked else 1)
+
+
+def _csp_allowing_form_to(redirect_uri: str) -> str:
+    """The consent form's answer is a redirect to the relying party, which form-action must allow."""
+    parts = urlsplit(redirect_uri)
+    return CONTENT_SECURITY_POLICY.replace("form-action 'self'", f"form-action 'self' {parts.scheme}://{parts.netloc}")
+
+
+def _protocol_error(request: Request, server: ProviderServer, oauth_request: WebRequest, error: OAuth2Error):
+    if error.redirect_uri:
+        return server.handle_error_response(oauth_request, error)
+    # Without a verified redirect URI the answer goes to the citizen, never to an unverified address.
+    return render(request, "oidc/error.html", {"error": error.error, "description": error.description},
+                  status_code=400)
+
+
+def _authorize(request: Request, session, oauth_request: WebRequest, answer: dict | None) -> Response:
+    server = provider(session, request)
+    principal = eid.principal_from_web_session(session, request.session)
+    try:
+        grant = server.get_consent_grant(oauth_request, end_user=principal)
+    except OAuth2Error as error:
+        return _protocol_error(request, server, oauth_request, error)
+    client = grant.client.row
+    data = oauth_request.payload.data
+    prompt = data.get("prompt") or ""
+    level = _required_level(client.min_level, data.get("acr_values"))
+    max_age = _max_age(data.get("max_age"))
+    stale = principal is not None and max_age is not None and \
+        (services.now() - principal.auth_time).total_seconds() > max_age
+    if principal is None or stale or "login" in prompt.split() or principal.level < level:
+        if "none" in prompt.split():
+            error_name = "login_required" if principal is None or stale else "interaction_required"
+            return _redirect_error(server, oauth_request, grant, error_name)
+        return RedirectResponse(login_redirect(_authorize_again(request), acr=level if level > 1 else None,
+                                               max_age=max_age, prompt_login=stale or "login" in prompt.split()),
+                                status_code=303)
+    asked = services.requested_claims(client, oauth_request.scope or "")
+    consent = services.remembered_consent(session, principal.account_id, client.client_id)
+    if answer is None:
+        if services.consent_covers(consent, asked) and "consent" not in prompt.split():
+            oauth_request.shared_claims = services.shared_claims(consent, asked)
+            return server.create_authorization_response(oauth_request, grant_user=principal, grant=grant)
+        if "none" in prompt.split():
+            return _redirect_error(server, oauth_request, grant, "consent_required")
+        return _consent_page(request, client, asked, consent, level)
+    if answer["decision"] != "allow":
+        return server.create_authorization_response(oauth_request, grant_user=None, grant=grant)
+    shared = [claim for claim in asked if claim in answer["claims"]]
+    services.remember_consent(session, principal.account_id, client.client_id, asked, shared)
+    oauth_request.shared_claims = shared
+    return server.create_authorization_response(oauth_request, grant_user=principal, grant=grant)
+
+
+def _max_age(value: str | None) -> int | None:
+    if value is None or not value.isdigit() or len(value) > 9:
+        return None
+    return int(value)
+
+
+def _redirect_error(server: ProviderServer, oauth_request: WebRequest, grant, error_name: str) -> Response:
+    error = OAuth2Error(error=error_name, redirect_uri=grant.redirect_uri, state=oauth_request.payload.state)
+    return server.handle_error_response(oauth_request, error)
+
+
+def _consent_page(request: Request, client, asked: list[str], consent, level: int) -> HTMLResponse:
+    earlier = set(consent.claims) if consent else set(asked)
+    response = render(request, "oidc/consent.html", {
+        "client": client, "asked": asked, "checked": {claim for claim in asked if claim in earlier},
+        "acr": services.ACR_VALUES[level], "action": f"/oidc/authorize?{request.url.query}",
+    })
+    response.headers["Content-Security-Policy"] = _csp_allowing_form_to(request.query_params.get("redirect_uri", ""))
+    return response
+
+
+@router.get("/oidc/authorize")
+async def authorize(request: Request, session: DbSession) -> Response:
+    oauth_request = await read_request(request)
+    return await run_in_threadpool(_authorize, request, session, oauth_request, None)
+
+
+@router.post("/oidc/authorize")
+async def answer_consent(request: Request, session: DbSession) -> Response:
+    form = await request.form()
+    answer = {"decision": form.get("decision"), "claims": set(form.getlist("claim"))}
+    # The authorization parameters ride in the query string, exactly as the relying party sent them.
+    oauth_request = WebRequest(request, ImmutableMultiDict())
+    return await run_in_threadpool(_authorize, request, session, oauth_request, answer)
+
+
+# --- logout ----------------------------------------------------------------------------------------------------
+
+
+def _logout(request: Request, session, oauth_request: WebRequest) -> Response:
+    server = provider(session, request)
+    try:
+        ending = server.validate_endpoint_request("end_session", oauth_request)
+    except OAuth2Error as error:
+        return render(request, "oidc/error.html", {"error": error.error, "description": error.description},
+                      status_code=400)
+    if ending.needs_confirmation:
+        return render(request, "oidc/logout.html", {"client": ending.client.row if ending.client else None})
+    server.create_endpoint_response("end_session", ending)
+    done = "/oidc/logout/done"
+    if ending.redirect_uri:
+        # The e-ID logout may clear the whole web session: the way back rides in the URL, checked again there.
+        data = oauth_request.payload.data
+        done += "?" + urlencode({"client_id": ending.client.get_client_id(), "to": data["post_logout_redirect_uri"],
+                                 "state": data.get("state") or ""})
+    return RedirectResponse("/eid/logout?" + urlencode({"next": done}), status_code=303)
+
+
+@router.get("/oidc/logout")
+async def logout(request: Request, session: DbSession) -> Response:
+    oauth_request = await read_request(request)
+    return await run_in_threadpool(_logout, request, session, oauth_request)
+
+
+@router.get("/oidc/logout/done")
+def logout_done(request: Request, session: DbSession, client_id: str = "", to: str = "",
+                state: str = "") -> Response:
+    """After the e-ID logout: back to the relying party, only to a post-logout URI it registered."""
+    client = services.get_client(session, client_id) if client_id and len(client_id) <= 64 else None
+    if client is not None and client.active and to in client.post_logout_redirect_uris:
+        return RedirectResponse(add_params_to_uri(to, {"state": state}) if state else to, status_code=303)
+    return render(request, "oidc/logged_out.html", {})
+
+
+# --- the citizen's connected apps ------------------------------------------------------------------------------
+
+
+@router.get("/me/apps")
+def my_apps(request: Request, session: DbSession) -> Response:
+    principal = eid.principal_from_web_session(session, request.session)
+    if principal is None:
+        return RedirectResponse(login_redirect("/me/apps"), status_code=303)
+    return render(request, "oidc/apps.html", {
+        "consents": services.consents_of(session, principal.account_id),
+        "revoked": request.query_params.get("revoked"),
+    })
+
+
+@router.post("/me/apps/{client_id}/revoke")
+def revoke_app(request: Request, session: DbSession, client_id: str) -> Response:
+    principal = eid.principal_from_web_session(session, request.session)
+    if principal is None:
+        return RedirectResponse(login_redirect("/me/apps"), status_code=303)
+    client = services.get_client(session, client_id) if len(client_id) <= 64 else None
+    if client is None or not services.revoke_consent(session, principal.account_id, client_id):
+        return RedirectResponse("/me/apps", status_code=303)
+    return RedirectResponse("/me/apps?" + urlencode({"revoked": client.name}), status_code=303)
+
+
+# --- relying-party registry in the console ---------------------------------------------------------------------
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _client_form_values(name: str, redirect_uris: str, post_logout_redirect_uris: str, claims: list[str],
+                        min_level: str, sector_identifier: str = "", kind: str = "confidential") -> dict:
+    return {"name": name, "redirect_uris": redirect_uris, "post_logout_redirect_uris": post_logout_redirect_uris,
+            "claims": claims, "min_level": min_level, "sector_identifier": sector_identifier, "kind": kind}
+
+
+def _registration(values: dict) -> services.Registration:
+    if values["min_level"] not in ("1", "2"):
+        raise services.ClientError("minimum level must be 1 or 2")
+    return services.Registration(
+        name=values["name"], redirect_uris=_lines(values["redirect_uris"]),
+        post_logout_redirect_uris=_lines(values["post_logout_redirect_uris"]), allowed_claims=values["claims"],
+        min_level=int(values["min_level"]), public=values["kind"] == "public",
+        sector_identifier=values["sector_identifier"] or None)
+
+
+def _clients_page(request: Request, session, actor: Actor, form: dict | None = None,
+                  errors: FormErrors | None = None, created: tuple | None = None, status_code: int = 200):
+    return render(request, "oidc/clients.html", {
+        "section": "oidc", "clients": services.list_clients(session, actor), "all_claims": services.ALL_CLAIMS,
+        "form": form or _client_form_values("", "", "", ["name"], "1"), "errors": errors or FormErrors(),
+        "created": created,
+    }, actor=actor, status_code=status_code)
+
+
+@router.get("/console/oidc/clients")
+def clients_page(request: Request, session: DbSession, actor: AdminActor) -> HTMLResponse:
+    return _clients_page(request, session, actor)
+
+
+FormText = Annotated[str, Form(max_length=5000)]
+
+
+@router.post("/console/oidc/clients")
+def create_client_page(request: Request, session: DbSession, actor: AdminActor, name: FormText = "",
+                       redirect_uris: FormText = "", post_logout_redirect_uris: FormText = "",
+                       claim: Annotated[list[str], Form()] = [], min_level: FormText = "1",  # noqa: B006
+                       sector_identifier: FormText = "", kind: FormText = "confidential") -> HTMLResponse:
+    values = _client_form_values(name, redirect_uris, post_logout_redirect_uris, claim, min_level,
+                                 sector_identifier, kind)
+    try:
+        client, secret = services.register_client(session, actor, _registration(values))
+    except services.ClientError as exc:
+        return _clients_page(request, session, actor, values,
+                             FormErrors.message(str(exc), request_lang(request)), status_code=422)
+    return _clients_page(request, session, actor, created=(client, secret))
+
+
+def _client_page(request: Request, session, actor: Actor, client, form: dict | None = None,
+                 errors: FormErrors | None = None, secret: str | None = None, status_code: int = 200):
+    form = form or _client_form_values(client.name, "\n".join(client.redirect_uris),
+                                       "\n".join(client.post_logout_redirect_uris), list(client.allowed_claims),
+                                       str(client.min_level))
+    return render(request, "oidc/client.html", {
+        "section": "oidc", "client": client, "form": form, "errors": errors or FormErrors(),
+        "all_claims": services.ALL_CLAIMS, "secret": secret,
+    }, actor=actor, status_code=status_code)
+
+
+def _client_or_404(session, client_id: str):
+    client = services.get_client(session, client_id) if len(client_id) <= 64 else None
+    if client is None:
+        raise HTTPException(404)
+    return client
+
+
+@router.get("/console/oidc/clients/{client_id}")
+def client_page(request: Request, session: DbSession, actor: AdminActor, client_id: str) -> HTMLResponse:
+    return _client_page(request, session, actor, _client_or_404(session, client_id))
+
+
+@router.post("/console/oidc/clients/{client_id}")
+def update_client_page(request: Request, session: DbSession, actor: AdminActor, client_id: str,
+                       name: FormText = "", redirect_uris: FormText = "", post_logout_redirect_uris: FormText = "",
+                       claim: Annotated[list[str], Form()] = [], min_level: FormText = "1",  # noqa: B006
+                       ) -> HTMLResponse:
+    client = _client_or_404(session, client_id)
+    values = _client_form_values(name, redirect_uris, post_logout_redirect_uris, claim, min_level)
+    try:
+        services.update_client(session, actor, client_id, _registration(values))
+    except services.ClientError as exc:
+        return _client_page(request, session, actor, client, values,
+                            FormErrors.message(str(exc), request_lang(request)), status_code=422)
+    return RedirectResponse(f"/console/oidc/clients/{client_id}?saved=1", status_code=303)
+
+
+@router.post("/console/oidc/clients/{client_id}/secret")
+def new_secret_page(request: Request, session: DbSession, actor: AdminActor, client_id: str) -> HTMLResponse:
+    client = _client_or_404(session, client_id)
+    try:
+        secret = services.reset_secret(session, actor, client_id)
+    except services.ClientError as exc:
+        return _client_page(request, session, actor, client,
+                            errors=FormErrors.message(str(exc), request_lang(request)), status_code=422)
+    return _client_page(request, session, actor, client, secret=secret)
+
+
+@router.post("/console/oidc/clients/{client_id}/active")
+def set_active_page(request: Request, session: DbSession, actor: AdminActor, client_id: str,
+                    active: FormText = "") -> Response:
+    _client_or_404(session, client_id)
+    services.set_active(session, actor, client_id, active == "1")
+    return RedirectResponse(f"/console/oidc/clients/{client_id}", status_code=303)
