@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi import APIRouter, Header, HTTPException, Path, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
@@ -31,9 +31,14 @@ from dancu.identity.cards.schemas import (
 )
 from dancu.web.deps import ApiActor, DbSession
 from dancu.web.errors import service_errors
+from dancu.db import MAX_UNIT_ID
 from dancu.web.params import IdPath
 
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"])
+
+# Teams and visits have INTEGER ids.
+TeamIdPath = Annotated[int, Path(ge=1, le=MAX_UNIT_ID)]
+VisitIdPath = TeamIdPath
 
 PurposeParam = Annotated[
     str, Query(min_length=3, max_length=300, description="Why the data is read; written to the access log"),
@@ -130,26 +135,26 @@ def create_team(session: DbSession, actor: ApiActor, data: TeamInput) -> Created
 
 
 @router.post("/teams/{team_id}/visits", response_model=Created, status_code=201, summary="Schedule a visit")
-def schedule_visit(session: DbSession, actor: ApiActor, team_id: IdPath, data: VisitInput) -> Created:
+def schedule_visit(session: DbSession, actor: ApiActor, team_id: TeamIdPath, data: VisitInput) -> Created:
     with service_errors():
         return Created(id=services.schedule_visit(session, actor, team_id, data))
 
 
 @router.get("/visits/{visit_id}", response_model=VisitView, summary="A visit and its list (logged reads)")
-def get_visit(session: DbSession, actor: ApiActor, visit_id: IdPath, purpose: PurposeParam) -> VisitView:
+def get_visit(session: DbSession, actor: ApiActor, visit_id: VisitIdPath, purpose: PurposeParam) -> VisitView:
     with service_errors():
         return services.get_visit(session, actor, visit_id, purpose)
 
 
 @router.post("/visits/{visit_id}/entries", response_model=Created, status_code=201,
              summary="Put a person on the visit list")
-def add_entry(session: DbSession, actor: ApiActor, visit_id: IdPath, data: EntryInput) -> Created:
+def add_entry(session: DbSession, actor: ApiActor, visit_id: VisitIdPath, data: EntryInput) -> Created:
     with service_errors():
         return Created(id=services.add_visit_entry(session, actor, visit_id, data))
 
 
 @router.get("/visits/{visit_id}/package", summary="The visit list as an offline package (checksummed, MACed)")
-def export_package(session: DbSession, actor: ApiActor, visit_id: IdPath) -> dict:
+def export_package(session: DbSession, actor: ApiActor, visit_id: VisitIdPath) -> dict:
     with service_errors():
         return services.export_package(session, actor, visit_id)
 

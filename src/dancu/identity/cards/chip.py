@@ -30,7 +30,7 @@ from functools import lru_cache
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from joserfc import jws
@@ -172,11 +172,12 @@ def _public_jwk(der: bytes) -> ECKey:
 
 
 _REGISTRY = _registry()
+_FINGERPRINT = hashes.SHA256()
 
 
-def _signer_problem(cert: x509.Certificate, ca: x509.Certificate, crl: x509.CertificateRevocationList | None,
-                    common_name: str, at: dt.datetime) -> str | None:
-    """None when ``cert`` is a valid document signer named ``common_name`` under ``ca`` at ``at``."""
+def _lasting_problem(cert: x509.Certificate, ca: x509.Certificate, crl: x509.CertificateRevocationList | None,
+                     common_name: str) -> str | None:
+    """What does not change with time: issued by ``ca``, named ``common_name``, EC, signing usage, not on the CRL."""
     try:
         cert.verify_directly_issued_by(ca)
     except (InvalidSignature, ValueError, TypeError):
@@ -190,10 +191,28 @@ def _signer_problem(cert: x509.Certificate, ca: x509.Certificate, crl: x509.Cert
         return "signer_untrusted"
     if not usage.digital_signature:
         return "signer_untrusted"
-    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
-        return "signer_expired"
     if crl is not None and crl.get_revoked_certificate_by_serial_number(cert.serial_number) is not None:
         return "signer_revoked"
+    return None
+
+
+def _signer_problem(cert: x509.Certificate, ca: x509.Certificate, crl: x509.CertificateRevocationList | None,
+                    common_name: str, at: dt.datetime, checked: dict | None = None) -> str | None:
+    """None when ``cert`` is a valid document signer named ``common_name`` under ``ca`` at ``at``.
+
+    ``checked`` remembers the time-independent result per certificate: a verifier sees
+    the same few signers on every card, and the CA signature check is an ECDSA verify."""
+    key = (cert.fingerprint(_FINGERPRINT), common_name)
+    if checked is not None and key in checked:
+        problem = checked[key]
+    else:
+        problem = _lasting_problem(cert, ca, crl, common_name)
+        if checked is not None and len(checked) < 64:  # forged signers must not grow it without bound
+            checked[key] = problem
+    if problem:
+        return problem
+    if not cert.not_valid_before_utc <= at <= cert.not_valid_after_utc:
+        return "signer_expired"
     return None
 
 
@@ -218,11 +237,16 @@ def _verified_payload(token: str, cert: x509.Certificate) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _x5c_cert(header: dict) -> x509.Certificate:
+def _x5c_cert(header: dict, parsed: dict | None = None) -> x509.Certificate:
     chain = header.get("x5c")
     if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
         raise ValueError("no x5c certificate")
-    return x509.load_der_x509_certificate(base64.b64decode(chain[0], validate=True))
+    if parsed is not None and chain[0] in parsed:
+        return parsed[chain[0]]
+    cert = x509.load_der_x509_certificate(base64.b64decode(chain[0], validate=True))
+    if parsed is not None and len(parsed) < 64:
+        parsed[chain[0]] = cert
+    return cert
 
 
 def _aware(text: str) -> dt.datetime:
@@ -246,6 +270,9 @@ class Trust:
     ca: x509.Certificate
     status: StatusList
     crl: x509.CertificateRevocationList | None = None
+    # signer checks that do not depend on time, by certificate; and certificates by their x5c text
+    checked: dict = field(default_factory=dict, compare=False, repr=False)
+    certificates: dict = field(default_factory=dict, compare=False, repr=False)
 
 
 def load_trust(ca_pem: bytes, status_jws: str, crl_der: bytes | None = None,
@@ -334,7 +361,7 @@ def verify_qr(text: str, trust: Trust, at: dt.datetime | None = None) -> Verific
     if header.get("typ") != QR_TYPE or cert is None:
         result.problems.append("signer_unknown" if header.get("typ") == QR_TYPE else "format")
         return result
-    if problem := _signer_problem(cert, trust.ca, trust.crl, CHIP_SIGNER_CN, at):
+    if problem := _signer_problem(cert, trust.ca, trust.crl, CHIP_SIGNER_CN, at, trust.checked):
         result.problems.append(problem)
         return result
     payload = _verified_payload(token, cert)
@@ -356,14 +383,14 @@ def verify_chip(data: str | bytes, trust: Trust, at: dt.datetime | None = None) 
         groups = {name: _unb64url(value) for name, value in document["data_groups"].items()}
         sod = str(document["sod"])
         header, _ = _compact_parts(sod)
-        cert = _x5c_cert(header)
+        cert = _x5c_cert(header, trust.certificates)
     except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError):
         result.problems.append("format")
         return result
     if header.get("typ") != SOD_TYPE:
         result.problems.append("format")
         return result
-    if problem := _signer_problem(cert, trust.ca, trust.crl, CHIP_SIGNER_CN, at):
+    if problem := _signer_problem(cert, trust.ca, trust.crl, CHIP_SIGNER_CN, at, trust.checked):
         result.problems.append(problem)
         return result
     sod_payload = _verified_payload(sod, cert)

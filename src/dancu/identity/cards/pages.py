@@ -32,6 +32,7 @@ from dancu.identity.cards.schemas import (
 from dancu.units.services import get_unit, unit_label
 from dancu.web.deps import DbSession, RegistrarActor
 from dancu.web.forms import FormErrors, service_message
+from dancu.identity.cards.api import VisitIdPath
 from dancu.web.params import IdPath
 from dancu.web.templating import render, request_lang
 
@@ -274,12 +275,12 @@ def _visit_page(request: Request, session, actor: Actor, visit_id: int, form: di
 
 
 @router.get("/visits/{visit_id}")
-def visit(request: Request, session: DbSession, actor: RegistrarActor, visit_id: IdPath) -> HTMLResponse:
+def visit(request: Request, session: DbSession, actor: RegistrarActor, visit_id: VisitIdPath) -> HTMLResponse:
     return _visit_page(request, session, actor, visit_id, {"kind": "first"}, FormErrors())
 
 
 @router.post("/visits/{visit_id}/entries")
-async def add_entry(request: Request, session: DbSession, actor: RegistrarActor, visit_id: IdPath) -> Response:
+async def add_entry(request: Request, session: DbSession, actor: RegistrarActor, visit_id: VisitIdPath) -> Response:
     raw = await request.form()
     form = {name: str(raw.get(name, "")).strip() for name in ("pin", "kind", "note")}
     try:
@@ -294,7 +295,7 @@ async def add_entry(request: Request, session: DbSession, actor: RegistrarActor,
 
 
 @router.post("/visits/{visit_id}/package")
-def export_package(request: Request, session: DbSession, actor: RegistrarActor, visit_id: IdPath) -> Response:
+def export_package(request: Request, session: DbSession, actor: RegistrarActor, visit_id: VisitIdPath) -> Response:
     """POST (CSRF-checked): exporting reads every person on the list and starts a new package."""
     try:
         with _found():
@@ -308,7 +309,7 @@ def export_package(request: Request, session: DbSession, actor: RegistrarActor, 
 
 
 @router.post("/visits/{visit_id}/captures")
-async def upload_captures(request: Request, session: DbSession, actor: RegistrarActor, visit_id: IdPath) -> Response:
+async def upload_captures(request: Request, session: DbSession, actor: RegistrarActor, visit_id: VisitIdPath) -> Response:
     """A capture queue file (JSON Lines, one CaptureUpload a line): each line is stored once, in order."""
     raw = await request.form()
     upload = raw.get("queue")

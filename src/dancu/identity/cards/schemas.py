@@ -6,7 +6,7 @@ No view carries a face image or a fingerprint template: they stay encrypted in t
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -62,7 +62,7 @@ class LossReport(_Input):
 
 
 class BatchInput(_Input):
-    application_ids: list[int] | None = Field(default=None, max_length=500)
+    application_ids: list[Annotated[int, Field(ge=1, le=MAX_ID)]] | None = Field(default=None, max_length=500)
 
 
 class BatchResult(BaseModel):

@@ -116,10 +116,18 @@ def _birth(person: PersonDetail) -> dt.date:
 # ---- scope ----------------------------------------------------------------------------------
 
 
+def _scope_units(session: Session, actor: Actor) -> list[int] | None:
+    """The units an actor works in: the scope unit itself (a province office) and the communes inside it."""
+    if actor.scope_unit_id is None:
+        return None
+    return [actor.scope_unit_id, *units.units_within(session, actor.scope_unit_id)]
+
+
 def _check_unit(session: Session, actor: Actor, unit_id: int) -> None:
     if units.get_unit(session, unit_id) is None:
         raise CardError(f"no administrative unit {unit_id}")
-    if actor.scope_unit_id is not None and unit_id not in units.units_within(session, actor.scope_unit_id):
+    scope = _scope_units(session, actor)
+    if scope is not None and unit_id not in scope:
         raise PermissionDenied("this place is outside your area")
 
 
@@ -136,14 +144,10 @@ def _load(session: Session, actor: Actor, application_id: int) -> CardApplicatio
     application = session.get(CardApplication, application_id)
     if application is None:
         raise ApplicationNotFound(f"no card application {application_id}")
-    if actor.scope_unit_id is not None and application.unit_id not in units.units_within(session,
-                                                                                          actor.scope_unit_id):
+    scope = _scope_units(session, actor)
+    if scope is not None and application.unit_id not in scope:
         raise ApplicationNotFound(f"no card application {application_id}")
     return application
-
-
-def _scope_units(session: Session, actor: Actor) -> list[int] | None:
-    return None if actor.scope_unit_id is None else units.units_within(session, actor.scope_unit_id)
 
 
 # ---- applications -----------------------------------------------------------------------------
@@ -516,8 +520,7 @@ def create_team(session: Session, actor: Actor, data: TeamInput) -> int:
 def _team(session: Session, actor: Actor, team_id: int) -> MobileTeam:
     team = session.get(MobileTeam, team_id)
     scope = _scope_units(session, actor)
-    if team is None or (scope is not None and team.unit_id not in scope
-                        and actor.scope_unit_id != team.unit_id):
+    if team is None or (scope is not None and team.unit_id not in scope):
         raise ApplicationNotFound(f"no mobile team {team_id}")
     return team
 
@@ -527,7 +530,7 @@ def list_teams(session: Session, actor: Actor) -> list[TeamView]:
     scope = _scope_units(session, actor)
     stmt = select(MobileTeam).order_by(MobileTeam.name)
     if scope is not None:
-        stmt = stmt.where(MobileTeam.unit_id.in_(scope + [actor.scope_unit_id]))
+        stmt = stmt.where(MobileTeam.unit_id.in_(scope))
     teams = session.scalars(stmt).all()
     views = []
     for team in teams:

@@ -1,0 +1,113 @@
+"""One application from capture to activation in Chromium, then the public verify page, before and after a loss.
+
+Screenshots go to $DANCU_SCREENSHOTS (default /tmp/dancu-cards-screens)."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from serving import free_port, serving
+
+from dancu.registry.models import Sex
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync"]
+SHOTS = Path(os.environ.get("DANCU_SCREENSHOTS", "/tmp/dancu-cards-screens"))
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def server(approver, make_person):
+    make_person(full_name="Trần Thị Bích Ngọc", birth="1996-08-02", sex=Sex.FEMALE, pin="079196000456")
+    port = free_port()
+    with serving([sys.executable, "-m", "uvicorn", "--factory", "dancu.web.app:create_app", "--host", "127.0.0.1",
+                  "--port", str(port), "--log-level", "warning"], port, timeout=30) as base:
+        yield base
+
+
+@pytest.fixture
+def page(server):
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=os.environ.get("DANCU_CHROMIUM", "/usr/bin/chromium"),
+                                    headless=True, args=CHROMIUM_ARGS)
+        context = browser.new_context(base_url=server, viewport={"width": 1366, "height": 900}, locale="vi-VN",
+                                      accept_downloads=True)
+        opened = context.new_page()
+        errors = []
+        opened.on("console", lambda m: errors.append(m.text)
+                  if m.type == "error" and "status of 422" not in m.text else None)
+        opened.console_errors = errors
+        yield opened
+        browser.close()
+
+
+def _shot(page, name):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def _click(page, name):
+    page.get_by_role("button", name=name).click()
+    page.wait_for_load_state()
+
+
+def test_capture_to_activation_then_public_verification(page, tmp_path):
+    page.goto("/login")
+    page.fill("#username", "canbo.tp")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.get_by_role("link", name="Thẻ căn cước").click()
+    page.get_by_role("link", name="Tiếp nhận hồ sơ").first.click()
+    page.fill("#pin", "079196000456")
+    page.select_option("#kind", "first")
+    _shot(page, "01-new-application-vi")
+    _click(page, "Tiếp nhận hồ sơ")
+    assert page.locator("#app-status").inner_text() == "Chờ thu nhận sinh trắc"
+    assert "Trần Thị Bích Ngọc" in page.content()
+    _click(page, "Thu nhận ảnh và vân tay")
+    assert page.locator("#app-status").inner_text() == "Chờ duyệt"
+    page.fill("#note", "Đủ điều kiện")
+    _click(page, "Phê duyệt")
+    application_url = page.url
+    page.goto("/cards")
+    _click(page, "Sản xuất lô thẻ đã duyệt")
+    assert "đã sản xuất 1 thẻ" in page.content()
+    _shot(page, "02-applications-list-vi")
+    page.goto(application_url)
+    _click(page, "Xác nhận đã trả thẻ về")
+    _click(page, "Giao thẻ và kích hoạt")
+    assert page.locator("#app-status").inner_text() == "Thẻ đã kích hoạt"
+    assert page.locator("#card-status").inner_text() == "Đang có hiệu lực"
+    assert page.locator("img[alt*='QR']").evaluate("img => img.naturalWidth") > 0
+    _shot(page, "03-application-activated-vi")
+    page.goto(application_url + "?lang=en")
+    _shot(page, "04-application-activated-en")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download chip data").click()
+    chip_file = tmp_path / "chip.json"
+    download.value.save_as(chip_file)
+    document_number = page.locator("#document-number").inner_text()
+
+    verifier = page.context.browser.new_context(base_url=page.url.split("/cards")[0], locale="vi-VN").new_page()
+    verifier.goto("/cards/verify")
+    assert "Đăng xuất" not in verifier.content()  # public: no login
+    verifier.set_input_files("#chip_file", str(chip_file))
+    _click(verifier, "Kiểm tra")
+    assert "Thẻ hợp lệ" in verifier.locator("#verify-verdict").inner_text()
+    assert "Trần Thị Bích Ngọc" in verifier.content()
+    _shot(verifier, "05-verify-valid-vi")
+
+    page.fill("#loss-note", "Mất ví ở chợ Bến Thành")
+    _click(page, "Report lost")
+    assert document_number in page.content()
+    verifier.goto("/cards/verify?lang=en")
+    verifier.set_input_files("#chip_file", str(chip_file))
+    _click(verifier, "Verify")
+    verdict = verifier.locator("#verify-verdict").inner_text()
+    assert "NOT valid" in verdict and "reported lost" in verdict
+    _shot(verifier, "06-verify-lost-en")
+    assert page.console_errors == []
