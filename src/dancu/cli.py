@@ -13,6 +13,7 @@ from dancu.audit.cli import app as audit_app
 from dancu.demo import demo
 from dancu.identity.cards.cli import app as card_app
 from dancu.identity.eid.cli import app as eid_app
+from dancu.identity.oidc.cli import app as oidc_app
 from dancu.identity.pki.cli import app as pki_app
 from dancu.identity.signing.cli import app as pdf_app
 from dancu.linkage.cli import app as linkage_app
@@ -34,6 +35,7 @@ app.add_typer(linkage_app, name="linkage")
 app.add_typer(pki_app, name="pki")
 app.add_typer(card_app, name="card")
 app.add_typer(eid_app, name="eid")
+app.add_typer(oidc_app, name="oidc")
 app.add_typer(pdf_app, name="pdf")
 app.command("demo")(demo)
 app.command("import")(import_command)
