@@ -11,6 +11,7 @@ from test_smoke_cli import _dancu, run_dancu
 
 from dancu import db
 from dancu.accounts import services as accounts
+from dancu.identity.eid import services as eid
 from dancu.registry import services as registry
 
 
@@ -23,20 +24,26 @@ def test_demo_seeds_once_and_its_logins_work(database_url, tmp_path):
     first = run_dancu("demo", "--no-serve", "--people", "300")
     assert first.returncode == 0, first.stderr
     printed = _logins(first.stdout)
-    assert set(printed) == {"quantri", "canbo.tp", "canbo.phuong", "kiemtra"}
-    assert "http://localhost:8000/" in first.stdout
+    staff = {name: password for name, password in printed.items() if not name.isdigit()}
+    citizens = {pin: password for pin, password in printed.items() if pin.isdigit()}
+    assert set(staff) == {"quantri", "canbo.tp", "canbo.phuong", "kiemtra"}
+    assert len(citizens) == 2
+    assert "http://localhost:8000/" in first.stdout and "http://localhost:8000/eid/login" in first.stdout
 
     stored = tmp_path / "demo-logins.json"
     assert stat.S_IMODE(stored.stat().st_mode) == 0o600
-    assert json.loads(stored.read_text()) == printed
+    assert json.loads(stored.read_text()) == {**staff, **{"citizen:" + pin: pw for pin, pw in citizens.items()}}
 
     db.reset_caches()
     with db.new_session() as session:
         population = registry.population_size(session)
         assert population >= 300
-        for username, password in printed.items():
+        for username, password in staff.items():
             actor = accounts.authenticate(session, username, password)
             assert actor.username == username
+        levels = sorted(eid.authenticate_password(session, pin, password, "127.0.0.1").level
+                        for pin, password in citizens.items())
+        assert levels == [1, 2]
         commune_registrar = accounts.actor_by_username(session, "canbo.phuong")
         province_registrar = accounts.actor_by_username(session, "canbo.tp")
         assert commune_registrar.scope_unit_id and province_registrar.scope_unit_id

@@ -21,7 +21,10 @@ from dancu.accounts.models import Role
 from dancu.accounts.services import SYSTEM
 from dancu.config import get_settings
 from dancu.db import session_scope
+from dancu.identity.eid import services as eid
 from dancu.registry import services as registry
+from dancu.registry.models import VitalStatus
+from dancu.registry.schemas import PersonQuery, PersonSummary
 from dancu.registry.seed_cli import seed
 from dancu.units import services as units
 
@@ -73,12 +76,11 @@ def _write_private(path: Path, content: str) -> None:
     path.chmod(0o600)
 
 
-def ensure_demo_accounts(logins_path: Path) -> list[tuple[DemoAccount, str, str]]:
-    """Create the demo accounts (or give them a new password when the file lost it).
+def ensure_demo_accounts(known: dict[str, str]) -> list[tuple[DemoAccount, str, str]]:
+    """Create the staff demo accounts (or give them a new password when ``known`` lost it).
 
     Returns (account, password, scope label) for each.
     """
-    known = _read_logins(logins_path)
     out = []
     with session_scope() as session:
         scopes = _scope_units(session)
@@ -96,7 +98,43 @@ def ensure_demo_accounts(logins_path: Path) -> list[tuple[DemoAccount, str, str]
                 # A previous run set it; lift a lockout left by someone trying passwords.
                 accounts.set_password(session, account.username, password)
             out.append((account, password, label))
-    _write_private(logins_path, json.dumps({a.username: p for a, p, _ in out}, indent=2))
+    return out
+
+
+# e-ID citizens: one proofed in person (level 2: signatures, "log in with" at
+# any level), one registered online (level 1). Their logins are PIN + password.
+DEMO_CITIZEN_LEVELS = (2, 1)
+CITIZEN_KEY = "citizen:"
+
+
+def _demo_citizen_candidates(session, commune_id: int) -> list[PersonSummary]:
+    """Living adults of the demo commune whose records are clean, born 1970-1999."""
+    found: list[PersonSummary] = []
+    for year in range(1985, 1970, -1):
+        page = registry.search_persons(session, SYSTEM, PersonQuery(birth_year=year, unit_id=commune_id),
+                                       "demo: choose persons for demo e-ID accounts")
+        found += [p for p in page.items if p.pin and p.status is VitalStatus.ALIVE and not p.quality_issues]
+        if len(found) >= len(DEMO_CITIZEN_LEVELS):
+            break
+    return found
+
+
+def ensure_demo_citizens(known: dict[str, str]) -> list[tuple[PersonSummary, int, str]]:
+    """e-ID accounts for demo citizens: (person, level, password) each; kept across runs."""
+    out = []
+    with session_scope() as session:
+        commune_id, _ = _scope_units(session)["commune"]
+        kept = {key.removeprefix(CITIZEN_KEY): password for key, password in known.items()
+                if key.startswith(CITIZEN_KEY)}
+        candidates = _demo_citizen_candidates(session, commune_id)
+        for person, level in zip(candidates, DEMO_CITIZEN_LEVELS, strict=False):
+            account = eid.account_for_person(session, person.id)
+            password = kept.get(person.pin) or secrets.token_urlsafe(12)
+            if account is None:
+                eid.create_account(session, pin=person.pin, phone=None, password=password, level=level)
+            elif person.pin not in kept:
+                continue  # an account someone made by hand: not ours to reset
+            out.append((person, level, password))
     return out
 
 
@@ -120,7 +158,12 @@ def demo(
         seed(people=people, seed=2025, province=DEMO_PROVINCE, errors=0.03, out=None, truth=None)
 
     logins_path = settings.data_dir / LOGINS_FILE
-    logins = ensure_demo_accounts(logins_path)
+    known = _read_logins(logins_path)
+    logins = ensure_demo_accounts(known)
+    citizens = ensure_demo_citizens(known)
+    _write_private(logins_path, json.dumps(
+        {**{a.username: p for a, p, _ in logins},
+         **{CITIZEN_KEY + person.pin: password for person, _, password in citizens}}, indent=2))
     url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}/"
     width = max(len(a.username) for a, _, _ in logins)
     typer.echo("")
@@ -129,6 +172,10 @@ def demo(
     typer.echo("  demo logins (also in " + str(logins_path) + ", readable only by you):")
     for account, password, scope in logins:
         typer.echo(f"    {account.username:<{width}}  {password}  {account.role.value:<9}  {scope}")
+    if citizens:
+        typer.echo(f"  citizen e-ID logins at {url}eid/login (PIN, password):")
+        for person, level, password in citizens:
+            typer.echo(f"    {person.pin}  {password}  level {level}  {person.full_name}")
     typer.echo("  all data is synthetic. Ctrl+C stops the server.\n")
     if serve:
         from dancu.web.cli import serve as run_server
