@@ -85,19 +85,22 @@ def test_health_insurance_is_linked_and_reconciled(session, health_insurance):
     # a person's page lists the agency records linked to it, and so does the record it absorbed
     person_id = by_record["HS00000"].person_id
     links = agency.links_of_person(session, ADMIN, person_id, "person page")
-    assert [(link.kind, link.record_id) for link in links] == [("health_insurance", "HS00000")]
+    assert [(link.kind, link.record_id) for link in links.links] == [("health_insurance", "HS00000")]
     other = next(p for p in session.scalars(select(Person.id)) if p not in {r.person_id for r in report.items})
     merge.merge_persons(session, ADMIN, other, person_id, "test of links after a merge")
     session.commit()
-    assert [link.record_id for link in agency.links_of_person(session, ADMIN, person_id, "person page")] == ["HS00000"]
+    survivor = agency.links_of_person(session, ADMIN, person_id, "person page")
+    assert survivor.person_id == other and [link.record_id for link in survivor.links] == ["HS00000"]
+    assert [(m.retired_id, m.undone_at) for m in survivor.merged] == [(person_id, None)]
+    assert survivor.merged[0].full_name == session.get(Person, person_id).full_name
 
 
 def test_mapping_errors_are_clear(tmp_path):
     assert agency.parse_mapping(["ho_ten=full_name", "so=record_id"]) == {"ho_ten": "full_name", "so": "record_id"}
     with pytest.raises(agency.AgencyError, match="unknown field"):
-        agency.parse_mapping(["ho_ten=name", "so=record_id"])
+        agency.check_mapping(agency.parse_mapping(["ho_ten=name", "so=record_id"]))
     with pytest.raises(agency.AgencyError, match="record_id"):
-        agency.parse_mapping(["ho_ten=full_name"])
+        agency.check_mapping(agency.parse_mapping(["ho_ten=full_name"]))
     with pytest.raises(agency.AgencyError, match="agency_column=field"):
         agency.parse_mapping(["ho_ten"])
     path = tmp_path / "land.csv"

@@ -10,7 +10,13 @@ from dancu.linkage.schemas import LinkageOptions, PairQuery
 from dancu.registry import merge
 from dancu.registry import services as registry
 from dancu.registry.bulk import import_file
-from dancu.registry.models import Household, HouseholdMember, Person, RegistryEvent, Residence
+from dancu.registry.models import (
+    Household,
+    HouseholdMember,
+    Person,
+    RegistryEvent,
+    Residence,
+)
 from dancu.registry.schemas import CorrectionInput, PersonQuery
 
 ADMIN = Actor("linker", Role.ADMIN)
@@ -82,7 +88,7 @@ def test_merge_then_undo_restores_the_exact_prior_state(session, register):
 
 
 def test_the_retired_record_redirects_to_the_survivor(session, register):
-    survivor_id, retired_id = sorted(register)[0]
+    survivor_id, retired_id = min(register)
     retired_pin = session.get(Person, retired_id).pin
     merge.merge_persons(session, REGISTRAR, survivor_id, retired_id, "duplicate registration")
     session.commit()

@@ -40,6 +40,8 @@ from dancu.linkage.schemas import (
     AgencyDatasetInfo,
     AgencyLinkView,
     LinkageOptions,
+    MergedSource,
+    PersonLinks,
     ReconciliationPage,
     ReconciliationRow,
 )
@@ -79,14 +81,14 @@ class DatasetNotFound(LookupError):
 
 
 def parse_mapping(items: Iterable[str]) -> dict[str, str]:
-    """``["ho_ten=full_name", ...]`` -> {agency column: exchange field}."""
+    """``["ho_ten=full_name", ...]`` -> {agency column: exchange field}; ``check_mapping`` says if it is complete."""
     mapping = {}
     for item in items:
         source, sep, target = item.partition("=")
         if not sep or not source.strip() or not target.strip():
             raise AgencyError(f"mapping {item!r}: expected agency_column=field")
         mapping[source.strip()] = target.strip()
-    return check_mapping(mapping)
+    return mapping
 
 
 def load_mapping(path: Path) -> dict[str, str]:
@@ -97,7 +99,7 @@ def load_mapping(path: Path) -> dict[str, str]:
         raise AgencyError(f"{Path(path).name}: not a JSON mapping ({exc})") from None
     if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
         raise AgencyError(f"{Path(path).name}: expected a JSON object of column names to field names")
-    return check_mapping(mapping)
+    return mapping
 
 
 def check_mapping(mapping: dict[str, str]) -> dict[str, str]:
@@ -349,21 +351,30 @@ def reconciliation_csv(report: ReconciliationPage) -> str:
     return out.getvalue()
 
 
-def links_of_person(session: Session, actor: Actor, person_id: int, purpose: str) -> list[AgencyLinkView]:
-    """Agency records linked to a person, and to the records merged into it.
+def links_of_person(session: Session, actor: Actor, person_id: int, purpose: str) -> PersonLinks:
+    """Agency records linked to a person and to the records merged into it, and those merged records
+    (the person's other sources).
 
     The person is read through the registry first: its scope check and access log apply.
     """
     person = registry.get_person(session, actor, person_id, purpose)
-    ids = {person.id} | {m.retired_id for m in registry_merge.merges_of(session, person.id)
-                         if m.survivor_id == person.id and m.undone_at is None}
+    merges = [m for m in registry_merge.merges_of(session, person.id) if m.survivor_id == person.id]
+    ids = {person.id} | {m.retired_id for m in merges if m.undone_at is None}
     found = session.execute(select(AgencyLink, AgencyDataset, AgencyRecord)
                             .join(AgencyDataset, AgencyDataset.id == AgencyLink.dataset_id)
                             .join(AgencyRecord, (AgencyRecord.dataset_id == AgencyLink.dataset_id)
                                   & (AgencyRecord.record_id == AgencyLink.record_id))
                             .where(AgencyLink.person_id.in_(ids)).order_by(AgencyDataset.id, AgencyLink.id))
-    return [AgencyLinkView(dataset_id=d.id, kind=d.kind, dataset_name=d.name, record_id=link.record_id,
-                           person_id=link.person_id, full_name=_name(json.loads(r.fields)),
-                           birth_date=json.loads(r.fields).get("birth_date", ""),
-                           match_probability=link.match_probability, conflicts=json.loads(link.conflicts))
-            for link, d, r in found]
+    links = [AgencyLinkView(dataset_id=d.id, kind=d.kind, dataset_name=d.name, record_id=link.record_id,
+                            person_id=link.person_id, full_name=_name(json.loads(r.fields)),
+                            birth_date=json.loads(r.fields).get("birth_date", ""),
+                            match_probability=link.match_probability, conflicts=json.loads(link.conflicts))
+             for link, d, r in found]
+    sources = []
+    for m in merges:
+        retired = registry_merge.retired_record(m)
+        birth = PartialDate(retired["birth_year"], retired["birth_month"], retired["birth_day"])
+        sources.append(MergedSource(merge_id=m.id, retired_id=m.retired_id, full_name=retired["full_name"],
+                                    birth_date=birth.display(), pin=retired["pin"], source_ref=retired["source_ref"],
+                                    merged_at=m.merged_at, actor=m.actor, origin=m.origin, undone_at=m.undone_at))
+    return PersonLinks(person_id=person.id, links=links, merged=sources)

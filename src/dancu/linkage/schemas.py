@@ -243,3 +243,24 @@ class AgencyLinkView(BaseModel):
     birth_date: str
     match_probability: float
     conflicts: dict[str, list[str]]
+
+
+class MergedSource(BaseModel):
+    """A record merged into a person: its own data as it was, kept as a source."""
+
+    merge_id: int
+    retired_id: int
+    full_name: str
+    birth_date: str
+    pin: str | None
+    source_ref: str | None
+    merged_at: dt.datetime
+    actor: str
+    origin: str
+    undone_at: dt.datetime | None
+
+
+class PersonLinks(BaseModel):
+    person_id: int
+    links: list[AgencyLinkView]
+    merged: list[MergedSource]

@@ -30,11 +30,16 @@ from dancu.audit.services import record_access, require_purpose
 from dancu.linkage.model import DedupeModel, ScoredPair
 from dancu.linkage.models import LinkagePair, LinkageRecord, LinkageRun
 from dancu.linkage.prepare import UnitNormaliser, prepare_table, read_rows
-from dancu.linkage.review import REGISTER_SOURCE, decision_labels, explain_pairs, file_side_fields
+from dancu.linkage.review import (
+    REGISTER_SOURCE,
+    explain_pairs,
+    file_side_fields,
+)
 from dancu.linkage.schemas import Evaluation, LinkageOptions, RunInfo, RunSummary
 from dancu.registry import merge as registry_merge
 from dancu.registry.bulk import export_persons
 from dancu.units import services as units
+
 Pair = tuple[str, str]
 
 

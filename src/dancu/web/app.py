@@ -32,6 +32,8 @@ from dancu.identity.oidc.pages import router as oidc_pages
 from dancu.identity.pki.pages import router as pki_pages
 from dancu.identity.signing.api import router as signing_api
 from dancu.identity.signing.pages import router as signing_pages
+from dancu.linkage.api import router as linkage_api
+from dancu.linkage.pages import router as linkage_pages
 from dancu.registry.api import router as registry_api
 from dancu.registry.pages import router as registry_pages
 from dancu.units.api import router as units_api
@@ -124,6 +126,7 @@ def create_app() -> FastAPI:
     )
     app.mount("/static", StaticFiles(packages=[("dancu.web", "static")]), name="static")
     for router in (units_api, registry_api, audit_api, accounts_api, cards_api, cards_pages,
+                   linkage_api, linkage_pages,
                    shell_pages, registry_pages, audit_pages, units_pages, pki_pages, signing_pages, eid_pages,
                    oidc_protocol, oidc_api, oidc_pages, signing_api):
         app.include_router(router)
