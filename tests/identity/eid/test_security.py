@@ -98,7 +98,8 @@ def test_every_e_id_form_refuses_a_post_without_the_csrf_token(server, citizens)
 
 def test_remote_sign_out_ends_the_other_browser_at_once(browser, server, citizens):
     _account()
-    laptop = browser.new_context(base_url=server, locale="vi-VN", user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
+    laptop = browser.new_context(base_url=server, locale="vi-VN",
+                                 user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
     phone = browser.new_context(base_url=server, locale="vi-VN",
                                 user_agent="Mozilla/5.0 (Linux; Android 15) Chrome/156.0 Mobile")
     laptop_page, phone_page = laptop.new_page(), phone.new_page()

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from dancu.accounts.services import Actor
 from dancu.audit.services import PurposeRequired
-from dancu.db import session_scope
+from dancu.db import MAX_ID, session_scope
 from dancu.i18n import t
 from dancu.identity.eid import outbox, passkeys
 from dancu.identity.eid import services as eid
@@ -33,6 +33,7 @@ from dancu.identity.eid.services import EidError, Locked, Principal
 from dancu.registry import services as registry
 from dancu.registry.schemas import PersonQuery
 from dancu.web.deps import DbSession, RegistrarActor
+from dancu.web.params import IdPath
 from dancu.web.security import rotate_csrf_token
 from dancu.web.templating import format_datetime, render, request_lang
 
@@ -490,7 +491,7 @@ def passkey_register(request: Request, session: DbSession, background: Backgroun
 
 @router.post("/me/passkeys/{passkey_id}/delete")
 def passkey_delete(request: Request, session: DbSession, background: BackgroundTasks, principal: Citizen,
-                   passkey_id: int) -> Response:
+                   passkey_id: IdPath) -> Response:
     try:
         passkeys.remove_passkey(session, _owner(session, principal), passkey_id)
     except EidError as exc:
@@ -510,7 +511,7 @@ def sessions_page(request: Request, session: DbSession, principal: Citizen) -> H
 
 
 @router.post("/me/sessions/{session_id}/revoke")
-def session_revoke(request: Request, session: DbSession, principal: Citizen, session_id: int) -> Response:
+def session_revoke(request: Request, session: DbSession, principal: Citizen, session_id: IdPath) -> Response:
     try:
         eid.revoke_session(session, _owner(session, principal).id, session_id)
     except EidError as exc:
@@ -537,7 +538,7 @@ def dependents_page(request: Request, session: DbSession, principal: Citizen) ->
 
 @router.post("/me/dependents")
 def dependent_add(request: Request, session: DbSession, background: BackgroundTasks, principal: Citizen,
-                  person_id: Annotated[int, Form(ge=1, le=2**63 - 1)]) -> Response:
+                  person_id: Annotated[int, Form(ge=1, le=MAX_ID)]) -> Response:
     try:
         eid.add_dependent(session, _owner(session, principal), person_id)
     except EidError as exc:
@@ -592,13 +593,13 @@ def _proofing_page(request: Request, session: Session, actor: Actor, person_id: 
 
 
 @router.get("/eid/proofing/{person_id}")
-def proofing_person(request: Request, session: DbSession, actor: RegistrarActor, person_id: int) -> HTMLResponse:
+def proofing_person(request: Request, session: DbSession, actor: RegistrarActor, person_id: IdPath) -> HTMLResponse:
     return _proofing_page(request, session, actor, person_id, {"place": "police_office"})
 
 
 @router.post("/eid/proofing/{person_id}")
 def proofing_submit(request: Request, session: DbSession, background: BackgroundTasks, actor: RegistrarActor,
-                    person_id: int, card_checked: Annotated[str, Form(max_length=5)] = "",
+                    person_id: IdPath, card_checked: Annotated[str, Form(max_length=5)] = "",
                     face_matched: Annotated[str, Form(max_length=5)] = "",
                     place: Annotated[str, Form(max_length=20)] = "",
                     location: Annotated[str, Form(max_length=200)] = "",

@@ -578,14 +578,14 @@ def proof_in_person(session: Session, actor: Actor, person_id: int, *, card_chec
         raise EidError("eid.err.proofing_evidence")
     if place not in PROOFING_PLACES:
         raise EidError("eid.err.place")
-    registry.get_person(session, actor, person_id, "e-ID level-2 identity proofing in person")
+    person = registry.get_person(session, actor, person_id, "e-ID level-2 identity proofing in person")
     phone = normalize_phone(phone) if phone else None
     account = account_for_person(session, person_id)
     activation = None
     if account is None:
-        pin = session.scalar(select(func.min(EidAccount.pin)).where(EidAccount.person_id == person_id))
-        pin = pin or _pin_of(session, actor, person_id)
-        account = EidAccount(person_id=person_id, pin=pin, level=2)
+        if not person.pin:
+            raise EidError("eid.err.no_pin")
+        account = EidAccount(person_id=person_id, pin=person.pin, level=2)
         session.add(account)
         session.flush()
     if account.password_hash is None:
@@ -601,17 +601,11 @@ def proof_in_person(session: Session, actor: Actor, person_id: int, *, card_chec
     account.level = 2
     account.failed_attempts, account.locked_until = 0, None
     session.add(EidProofing(account_id=account.id, registrar=actor.username, level=2, evidence=evidence, at=_now()))
-    if previous != 2 or activation is None:
+    # Upgrades and phone bindings are told to the account's (possibly new) phone.
+    if previous != 2 or phone:
         notify(session, account_id=account.id, phone=account.phone, kind="level_changed", level=2)
     session.flush()
     return ProofingResult(account_id=account.id, activation_code=activation)
-
-
-def _pin_of(session: Session, actor: Actor, person_id: int) -> str:
-    pin = registry.get_person(session, actor, person_id, "e-ID account creation at level 2").pin
-    if not pin:
-        raise EidError("eid.err.no_pin")
-    return pin
 
 
 def activate(session: Session, *, pin: str, code: str, password: str, ip: str) -> EidAccount:
