@@ -84,6 +84,13 @@ def _login(client: TestClient, pin: str) -> None:
     assert response.status_code == 303 and response.headers["location"] == "/me/signatures", response.text
 
 
+def test_citizen_forms_need_the_csrf_token(client):
+    _login(client, LEVEL2_PIN)
+    for path in ("/me/signatures/certificate", "/me/signatures/revoke", "/me/signatures/sign"):
+        assert client.post(path, data={"reason": "key_compromise"}).status_code == 403, path
+    assert "obtain-form" in client.get("/me/signatures").text  # nothing was issued
+
+
 def test_my_signatures_needs_an_eid_login(client):
     response = client.get("/me/signatures")
     assert response.status_code == 303 and response.headers["location"].startswith("/eid/login?next=")

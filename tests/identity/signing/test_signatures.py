@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import io
+import random
 
 import pytest
 from asn1crypto import cms
@@ -176,3 +177,24 @@ def test_free_of_charge_policy_is_configurable(session, citizens, monkeypatch):
     monkeypatch.setenv("DANCU_SIGNING_FREE_DAYS", "one year")
     with pytest.raises(ValueError, match="DANCU_SIGNING_FREE_DAYS"):
         signing.policy(session)
+
+
+def test_mangled_pdfs_get_a_verdict_never_an_exception(session):
+    """Truncations and random byte changes of a signed PDF: a verdict every time, never valid."""
+    signed = signing.sign_pdf_as_state(session, one_page_pdf(), "Kết quả")
+    rng = random.Random(2026)
+    cases = [signed[:size] for size in (10, 500, len(signed) // 2, len(signed) - 40)]
+    for _ in range(30):
+        mangled = bytearray(signed)
+        for _ in range(rng.randint(1, 12)):
+            at = rng.randrange(len(mangled))
+            mangled[at] = (mangled[at] + rng.randint(1, 255)) % 256
+        cases.append(bytes(mangled))
+    for data in cases:
+        result = signing.verify_pdf(session, data)
+        if result.valid:
+            # A change that only touched bytes outside the signed ranges (e.g. trailing whitespace) is fine.
+            continue
+        assert result.verdict in {"not-pdf", "damaged", "unsigned", "altered", "modified-after-signing",
+                                  "untrusted"}, result
+    assert sum(signing.verify_pdf(session, data).valid for data in cases) < len(cases) // 3

@@ -12,6 +12,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import io
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -119,8 +120,8 @@ def _reader(pdf_bytes: bytes) -> PdfFileReader:
     try:
         reader = PdfFileReader(io.BytesIO(pdf_bytes), strict=False)
         reader.root  # noqa: B018 - parses the trailer and catalog: a broken file fails here
-    except (PdfError, ValueError, KeyError, IndexError, TypeError) as exc:
-        raise SignatureInputError("damaged", f"the PDF cannot be read ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - an untrusted file breaks the parser in many ways (zlib, attributes...)
+        raise SignatureInputError("damaged", f"the PDF cannot be read ({type(exc).__name__})") from None
     return reader
 
 
@@ -143,8 +144,9 @@ def sign_pdf(session: Session, pdf_bytes: bytes, *, handle: KeyHandle, cert: x50
     try:
         writer = IncrementalPdfFileWriter(io.BytesIO(pdf_bytes), strict=False)
         out = _run(pdf_signer.async_sign_pdf(writer))
-    except (PdfError, SigningError) as exc:
-        raise SignatureInputError("unsignable", f"the PDF cannot be signed ({exc})") from None
+    except (PdfError, SigningError, ValueError, KeyError, TypeError, AttributeError, zlib.error) as exc:
+        # A PDF that parses but whose objects are broken fails while pyHanko rewrites it.
+        raise SignatureInputError("unsignable", f"the PDF cannot be signed ({type(exc).__name__}: {exc})") from None
     return out.getvalue()
 
 
@@ -228,7 +230,7 @@ def verify_pdf(session: Session, pdf_bytes: bytes) -> Verification:
         embedded = reader.embedded_signatures
     except SignatureInputError as exc:
         return Verification(sha256=sha256, problem=exc.code)
-    except (PdfError, ValueError, KeyError, TypeError):
+    except Exception:  # noqa: BLE001 - see _reader: any parser failure on the signature fields means damaged
         return Verification(sha256=sha256, problem="damaged")
     if not embedded:
         return Verification(sha256=sha256, problem="unsigned")
