@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from identity.eid.eid_helpers import CHROMIUM_ARGS, login_citizen
 from playwright.sync_api import expect
 from serving import free_port, serving
 from signing_helpers import LEVEL2_PIN, PASSWORD
@@ -14,7 +15,6 @@ from signing_pdfs import one_page_pdf
 
 from dancu import db
 from dancu.identity.signing import services as signing
-from identity.eid.eid_helpers import CHROMIUM_ARGS, login_citizen
 
 pytestmark = pytest.mark.browser
 SCREENSHOTS = Path("/tmp/dancu-signing-screenshots")

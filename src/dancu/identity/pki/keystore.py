@@ -132,7 +132,7 @@ class _EcKeyInStore(ec.EllipticCurvePrivateKey):
         self._store, self._handle = store, handle
         self._public = store.public_key(handle)
 
-    def sign(self, data, signature_algorithm):  # noqa: ANN001 - cryptography's interface
+    def sign(self, data, signature_algorithm):
         return self._store.sign(self._handle, data, signature_algorithm.algorithm)
 
     def public_key(self):
@@ -152,7 +152,7 @@ class _EcKeyInStore(ec.EllipticCurvePrivateKey):
     def private_numbers(self):
         raise KeyStoreError("private keys never leave the keystore")
 
-    def private_bytes(self, encoding, format, encryption_algorithm):  # noqa: A002
+    def private_bytes(self, encoding, format, encryption_algorithm):
         raise KeyStoreError("private keys never leave the keystore")
 
     def __copy__(self):
@@ -185,7 +185,7 @@ class _RsaKeyInStore(rsa.RSAPrivateKey):
     def private_numbers(self):
         raise KeyStoreError("private keys never leave the keystore")
 
-    def private_bytes(self, encoding, format, encryption_algorithm):  # noqa: A002
+    def private_bytes(self, encoding, format, encryption_algorithm):
         raise KeyStoreError("private keys never leave the keystore")
 
     def __copy__(self):

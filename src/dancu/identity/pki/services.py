@@ -25,10 +25,26 @@ from dancu.identity.pki.keystore import KeyHandle, KeyStore, KeyStoreError, Soft
 from dancu.identity.pki.models import PkiCertificate, PkiCrl
 
 __all__ = [
-    "KeyHandle", "KeyStore", "KeyStoreError", "SoftwareKeyStore", "PROFILES", "CertificateInfo", "PkiError",
-    "keystore", "country_ca", "issue_certificate", "document_signer", "service_signer", "state_signer",
-    "tsa_signer", "revoke",
-    "current_crl", "certificate", "certificate_info", "certificates", "public_base_url",
+    "PROFILES",
+    "CertificateInfo",
+    "KeyHandle",
+    "KeyStore",
+    "KeyStoreError",
+    "PkiError",
+    "SoftwareKeyStore",
+    "certificate",
+    "certificate_info",
+    "certificates",
+    "country_ca",
+    "current_crl",
+    "document_signer",
+    "issue_certificate",
+    "keystore",
+    "public_base_url",
+    "revoke",
+    "service_signer",
+    "state_signer",
+    "tsa_signer",
 ]
 
 CA_PURPOSE = "country-ca"

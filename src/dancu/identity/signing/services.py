@@ -26,10 +26,23 @@ from dancu.identity.signing.models import SignatureRecord
 from dancu.identity.signing.pades import SignatureInputError, Verification, sign_data, sign_pdf, verify_pdf
 
 __all__ = [
-    "SigningError", "SignatureInputError", "Verification", "FreeOfChargePolicy", "policy", "sign_pdf_as_state",
-    "verify_pdf", "citizen_certificate", "issue_citizen_certificate", "revoke_citizen_certificate",
-    "sign_pdf_as_citizen", "sign_data_as_citizen", "signatures_of", "citizen_certificates", "today",
-    "MAX_PDF_BYTES", "CITIZEN_REVOCATION_REASONS",
+    "CITIZEN_REVOCATION_REASONS",
+    "MAX_PDF_BYTES",
+    "FreeOfChargePolicy",
+    "SignatureInputError",
+    "SigningError",
+    "Verification",
+    "citizen_certificate",
+    "citizen_certificates",
+    "issue_citizen_certificate",
+    "policy",
+    "revoke_citizen_certificate",
+    "sign_data_as_citizen",
+    "sign_pdf_as_citizen",
+    "sign_pdf_as_state",
+    "signatures_of",
+    "today",
+    "verify_pdf",
 ]
 
 MAX_PDF_BYTES = 20 * 1024 * 1024
