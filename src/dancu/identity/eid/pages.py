@@ -330,6 +330,51 @@ def register_verify(request: Request, session: DbSession, background: Background
     return RedirectResponse("/eid/login", status_code=303)
 
 
+# ---- forgotten password ---------------------------------------------------------------------------
+
+RESET = "eid_reset"
+
+
+@router.get("/eid/recover")
+def recover_form(request: Request) -> HTMLResponse:
+    return _page(request, "eid/recover.html", {"pin": "", "error": None, "sent": False})
+
+
+@router.post("/eid/recover")
+def recover(request: Request, session: DbSession, background: BackgroundTasks,
+            pin: Annotated[str, Form(max_length=40)] = "") -> Response:
+    try:
+        request.session[RESET] = eid.start_password_reset(session, pin, _ip(request))
+    except EidError as exc:
+        return _page(request, "eid/recover.html", {"pin": pin, "error": _message(request, exc), "sent": False},
+                     status_code=429 if isinstance(exc, Locked) else 422)
+    background.add_task(_deliver_outbox)
+    return _page(request, "eid/recover.html", {"pin": pin, "error": None, "sent": True})
+
+
+@router.post("/eid/recover/verify")
+def recover_verify(request: Request, session: DbSession, background: BackgroundTasks,
+                   code: Annotated[str, Form(max_length=20)] = "",
+                   password: Annotated[str, Form(max_length=200)] = "",
+                   password_again: Annotated[str, Form(max_length=200)] = "") -> Response:
+    if password != password_again:
+        return _page(request, "eid/recover.html", {"pin": "", "sent": True,
+                                                   "error": t("eid.err.password_mismatch", request_lang(request))},
+                     status_code=422)
+    try:
+        eid.finish_password_reset(session, request.session.get(RESET), code, password, _ip(request))
+    except EidError as exc:
+        expired = exc.key == "eid.err.expired"
+        if expired:
+            request.session.pop(RESET, None)
+        return _page(request, "eid/recover.html", {"pin": "", "sent": not expired, "error": _message(request, exc)},
+                     status_code=422)
+    request.session.pop(RESET, None)
+    background.add_task(_deliver_outbox)
+    _flash(request, "eid.flash.password_reset")
+    return RedirectResponse("/eid/login", status_code=303)
+
+
 # ---- activation of an account created in person --------------------------------------------------
 
 

@@ -552,6 +552,40 @@ def pending_phone(session: Session, handle: str | None, kind: str) -> str:
     return json.loads(open_challenge(session, handle, kind).payload)["phone"]
 
 
+# ---- forgotten password: a code to the bound phone -----------------------------------------------
+
+
+def start_password_reset(session: Session, pin: str, ip: str) -> str:
+    """Text a code to the account's verified phone; returns a challenge handle.
+
+    The answer looks the same whether or not the PIN has an account with a
+    phone, so the form does not tell who is registered; without a phone, the
+    way back is a police office (level-2 proofing with an activation code).
+    """
+    check_ip(session, ip)
+    account = session.scalar(select(EidAccount).where(EidAccount.pin == pin.strip()))
+    if account is None or not account.phone or not account.phone_verified_at or account.password_hash is None:
+        _ip_failure(session, ip)
+        return new_challenge(session, "password_reset", secret=_digest(secrets.token_urlsafe(16)))
+    secret = _send_code(session, account.phone, account.id, "reset_code")
+    return new_challenge(session, "password_reset", secret=secret, account_id=account.id)
+
+
+def finish_password_reset(session: Session, handle: str | None, code: str, password: str, ip: str) -> EidAccount:
+    """Set the new password and sign every session out; second factors stay required."""
+    challenge = open_challenge(session, handle, "password_reset")
+    _check_password(password)
+    _check_code(session, challenge, code, ip)
+    account = session.get(EidAccount, challenge.account_id) if challenge.account_id else None
+    if account is None:
+        raise EidError("eid.err.code")
+    account.password_hash = _hasher.hash(password)
+    account.failed_attempts, account.locked_until = 0, None
+    revoke_other_sessions(session, account.id, None)
+    notify(session, account_id=account.id, phone=account.phone, kind="password_reset")
+    return account
+
+
 # ---- level 2: in-person proofing and activation --------------------------------------------------
 
 
