@@ -161,7 +161,7 @@ def test_pages_review_a_pair_merge_it_and_show_links(client, linked):
     assert links.status_code == 200 and "Hồ sơ đã hợp nhất vào công dân này" in links.text
     assert client.get("/linkage/datasets/1").status_code == 403  # registrars do not read whole reconciliations
     undone = client.post(f"/linkage/pairs/{pair['id']}/undo-merge", data={"reason": "x", "csrf_token": token})
-    assert 'class="alert alert-error"' in undone.text and "at least 3 characters" in undone.text
+    assert 'class="alert alert-error"' in undone.text and "ít nhất 3 ký tự" in undone.text
     undone = client.post(f"/linkage/pairs/{pair['id']}/undo-merge", data={"reason": "nhầm lẫn",
                                                                           "csrf_token": token})
     assert "Đã hoàn tác" in undone.text

@@ -102,6 +102,8 @@ _GENERIC_LEVELS = (
 
 
 def _level_label(comparison: ComparisonWeight, lang: str) -> str:
+    if comparison.comparison == "relatives" and comparison.level == "All other comparisons":
+        return t("linkage.level.not_relatives", lang)
     slug = next((name for pattern, name in _GENERIC_LEVELS if pattern.search(comparison.level)), None)
     if slug is None:
         slug = re.sub(r"[^a-z0-9]+", "_", comparison.level.lower()).strip("_")

@@ -41,6 +41,7 @@ from dancu.linkage.schemas import (
 )
 from dancu.registry import merge as registry_merge
 from dancu.registry import services as registry
+from dancu.registry.dates import PartialDate
 from dancu.text import fold
 from dancu.units import services as units
 
@@ -198,7 +199,7 @@ def _register_side(session: Session, actor: Actor, person_id: int, purpose: str)
     person = registry.get_person(session, actor, person_id, purpose)
     residence = next((r.unit_label for r in person.residences if r.kind == "permanent" and r.valid_to is None), "")
     return RecordSide(record_id=str(person_id), person_id=person.id, redirected=person.redirected_from is not None,
-                      fields={"full_name": person.full_name, "birth_date": person.birth_date_iso or "",
+                      fields={"full_name": person.full_name, "birth_date": person.birth_date or "",
                               "sex": person.sex.value if person.sex else "", "pin": person.pin or "",
                               "residence": residence, "hometown": person.hometown_unit_label or "",
                               "birth_place": person.birth_registration_unit_label or ""})
@@ -208,7 +209,11 @@ def file_side_fields(session: Session, row: dict, refs: dict[str, int]) -> dict[
     """An exchange-format row as the fields a reviewer compares."""
     name = row.get("full_name") or " ".join(p for p in (row.get("family_name"), row.get("middle_name"),
                                                         row.get("given_name")) if p)
-    return {"full_name": name or "", "birth_date": row.get("birth_date") or "", "sex": row.get("sex") or "",
+    try:
+        birth = PartialDate.parse(row.get("birth_date") or "").display()
+    except ValueError:
+        birth = row.get("birth_date") or ""
+    return {"full_name": name or "", "birth_date": birth, "sex": row.get("sex") or "",
             "pin": row.get("pin") or "",
             "residence": _unit_text(session, refs, row.get("permanent_unit") or row.get("temporary_unit")),
             "hometown": _unit_text(session, refs, row.get("hometown_unit")),
