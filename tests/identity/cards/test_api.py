@@ -2,6 +2,7 @@
 
 import base64
 import datetime as dt
+import hashlib
 import json
 
 import pytest
@@ -11,6 +12,7 @@ from typer.testing import CliRunner
 from dancu.accounts.models import Role
 from dancu.accounts.services import create_user
 from dancu.cli import app
+from dancu.identity.cards.chip import canonical
 from dancu.identity.cards.devices import SimulatedCaptureDevice
 from dancu.web.app import create_app
 
@@ -35,6 +37,11 @@ def bearer(client):
     return headers_for
 
 
+def _capture(folder, package_name, queue):
+    return CliRunner().invoke(app, ["card", "capture-offline", str(folder / package_name), str(queue),
+                                    "--ca", str(folder / "ca.pem")])
+
+
 def _upload(client, headers, line):
     return client.post("/api/v1/cards/captures", headers={**headers, "Content-Type": "application/json"},
                        content=line)
@@ -52,11 +59,13 @@ def _offline_queue(client, headers, commune, make_person, tmp_path):
         added = client.post(f"/api/v1/cards/visits/{visit}/entries", headers=headers,
                             json={"pin": pin, "kind": "first", "note": "giường 12"})
         assert added.status_code == 201, added.text
-    package = client.get(f"/api/v1/cards/visits/{visit}/package", headers=headers)
+    package = client.post(f"/api/v1/cards/visits/{visit}/package", headers=headers)
     assert package.status_code == 200
     (tmp_path / "package.json").write_text(package.text)
     queue = tmp_path / "queue.jsonl"
-    captured = CliRunner().invoke(app, ["card", "capture-offline", str(tmp_path / "package.json"), str(queue)])
+    trust = CliRunner().invoke(app, ["card", "trust-files", str(tmp_path)])
+    assert trust.exit_code == 0, trust.output
+    captured = _capture(tmp_path, "package.json", queue)
     assert captured.exit_code == 0, captured.output
     return visit, queue
 
@@ -65,7 +74,7 @@ def test_offline_captures_upload_once_even_when_sent_twice(client, bearer, appro
                                                           tmp_path):
     headers = bearer("canbo.tp")
     visit, queue = _offline_queue(client, headers, commune, make_person, tmp_path)
-    again = CliRunner().invoke(app, ["card", "capture-offline", str(tmp_path / "package.json"), str(queue)])
+    again = _capture(tmp_path, "package.json", queue)
     assert "0 captured, 2 already" in again.output  # re-running the device after an interruption adds nothing
     lines = queue.read_text().splitlines()
     first = [_upload(client, headers, line) for line in lines]
@@ -86,9 +95,15 @@ def test_a_damaged_package_is_refused_by_the_device(client, bearer, commune, mak
     package = json.loads((tmp_path / "package.json").read_text())
     package["entries"][0]["name"] = "Người Khác"
     (tmp_path / "damaged.json").write_text(json.dumps(package))
-    refused = CliRunner().invoke(app, ["card", "capture-offline", str(tmp_path / "damaged.json"),
-                                       str(tmp_path / "q2.jsonl")])
+    refused = _capture(tmp_path, "damaged.json", tmp_path / "q2.jsonl")
     assert refused.exit_code == 2 and "checksum" in refused.output
+    # A forger who also fixes the checksum still lacks the visit signer's key.
+    body = {k: v for k, v in package.items() if k not in ("checksum", "signature")}
+    package["checksum"] = "sha256:" + hashlib.sha256(canonical(body)).hexdigest()
+    (tmp_path / "forged.json").write_text(json.dumps(package))
+    forged = _capture(tmp_path, "forged.json", tmp_path / "q3.jsonl")
+    assert forged.exit_code == 2 and "not signed" in forged.output
+    assert not (tmp_path / "q2.jsonl").exists() and not (tmp_path / "q3.jsonl").exists()
 
 
 def test_roles_and_areas_are_enforced(client, bearer, commune, make_person):
@@ -140,7 +155,7 @@ def test_no_api_response_carries_a_face_image_or_a_fingerprint_template(client, 
                   client.get(f"/api/v1/cards/visits/{visit}?purpose=check", headers=headers),
                   client.get("/api/v1/cards/teams", headers=headers),
                   client.get("/api/v1/cards/status-list"),
-                  client.get(f"/api/v1/cards/visits/{visit}/package", headers=headers)]
+                  client.post(f"/api/v1/cards/visits/{visit}/package", headers=headers)]
     assert all(r.status_code < 500 for r in responses)
     assert len(secrets) == 15
     for response in responses:

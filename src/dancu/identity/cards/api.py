@@ -153,7 +153,8 @@ def add_entry(session: DbSession, actor: ApiActor, visit_id: VisitIdPath, data: 
         return Created(id=services.add_visit_entry(session, actor, visit_id, data))
 
 
-@router.get("/visits/{visit_id}/package", summary="The visit list as an offline package (checksummed, MACed)")
+@router.post("/visits/{visit_id}/package",
+             summary="Export the visit list as an offline package (checksummed, MACed); starts a new package")
 def export_package(session: DbSession, actor: ApiActor, visit_id: VisitIdPath) -> dict:
     with service_errors():
         return services.export_package(session, actor, visit_id)

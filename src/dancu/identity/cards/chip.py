@@ -44,6 +44,7 @@ QR_TYPE = "dc-qr"
 STATUS_TYPE = "dancu-card-status+jws"
 CHIP_SIGNER_CN = "dancu Document Signer (card-chip)"
 STATUS_SIGNER_CN = "dancu Document Signer (card-status)"
+VISIT_SIGNER_CN = "dancu Document Signer (card-visit)"
 ALGORITHM = "ES256"
 # Inputs larger than this are refused before parsing: a real chip file is a few kB.
 MAX_INPUT_BYTES = 64 * 1024
@@ -413,6 +414,22 @@ def verify_chip(data: str | bytes, trust: Trust, at: dt.datetime | None = None) 
     result.holder = dg1
     result.document_number = str(dg1.get("doc") or "")
     return _card_state(result, trust, at)
+
+
+def signed_document_problem(token: str, payload: bytes, ca_pem: bytes, common_name: str,
+                            at: dt.datetime | None = None) -> str | None:
+    """None when ``token`` is a JWS over exactly ``payload`` by a signer named ``common_name`` under the CA."""
+    try:
+        header, signed = _compact_parts(token)
+        cert = _x5c_cert(header)
+        ca = x509.load_pem_x509_certificate(ca_pem)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return "format"
+    if problem := _signer_problem(cert, ca, None, common_name, at or dt.datetime.now(dt.UTC)):
+        return problem
+    if signed != payload or _verified_payload(token, cert) is None:
+        return "signature"
+    return None
 
 
 def looks_like_qr(text: str) -> bool:

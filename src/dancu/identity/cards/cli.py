@@ -76,6 +76,8 @@ def trust_files(out: Annotated[Path, typer.Argument(help="Directory to write ca.
 def capture_offline(
     package: Annotated[Path, typer.Argument(help="The visit package exported for the team.")],
     queue: Annotated[Path, typer.Argument(help="The capture queue (JSON Lines) to append to.")],
+    ca: Annotated[Path, typer.Option(help="The country CA certificate (PEM) the package must be signed under.")]
+    = Path("ca.pem"),
     device_id: Annotated[str, typer.Option(help="The capture device's id.")] = "sim-0001",
 ) -> None:
     """Capture everyone on a visit list with the simulated device, without network or database.
@@ -83,7 +85,7 @@ def capture_offline(
     Each capture gets its own capture_id, the key that makes its upload idempotent; people
     already in the queue are skipped, so the command can be run again after an interruption."""
     try:
-        body = services.check_package(json.loads(package.read_text()))
+        body = services.check_package(json.loads(package.read_text()), ca.read_bytes())
     except (OSError, ValueError) as exc:
         typer.echo(f"cannot use the package: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
-import hmac
 import json
 import uuid
 from collections.abc import Iterable
@@ -22,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dancu.accounts.services import Actor, PermissionDenied, Role
-from dancu.crypto import derive_key, encrypt_text, decrypt_text
+from dancu.crypto import decrypt_text, encrypt_text
 from dancu.identity.cards import chip, rules
 from dancu.identity.cards.devices import BiometricCapture, CaptureDevice, FaceCapture, FingerprintCapture, FINGERS
 from dancu.identity.cards.models import (
@@ -61,6 +60,7 @@ from dancu.units import services as units
 STAFF = (Role.REGISTRAR, Role.ADMIN)
 CHIP_SIGNER = "card-chip"
 STATUS_SIGNER = "card-status"
+VISIT_SIGNER = "card-visit"
 STATUS_LIFETIME = dt.timedelta(days=2)
 # A status list this close to its nextUpdate is replaced when someone asks for the current one.
 STATUS_REFRESH_BEFORE = dt.timedelta(days=1)
@@ -600,12 +600,9 @@ def get_visit(session: Session, actor: Actor, visit_id: int, purpose: str) -> Vi
     return _visit_view(session, visit, team, entries)
 
 
-def _package_mac(body: bytes) -> str:
-    return hmac.new(derive_key("dancu/cards/visit-package/v1"), body, hashlib.sha256).hexdigest()
-
-
 def export_package(session: Session, actor: Actor, visit_id: int) -> dict:
-    """The visit list for a team going offline: checksummed (the device checks it) and MACed (the server does)."""
+    """The visit list for a team going offline: checksummed, and signed by the card-visit document signer
+    so that a device holding only ca.pem can tell a genuine list from a forged one."""
     actor.require(*STAFF)
     view = get_visit(session, actor, visit_id, "mobile team offline visit list")
     visit = session.get(TeamVisit, visit_id)
@@ -622,23 +619,27 @@ def export_package(session: Session, actor: Actor, visit_id: int) -> dict:
                      "kind": e.kind, "note": e.note} for e in view.entries if e.application_id is None],
     }
     canonical = chip.canonical(body)
+    cert, sign = _signer(session, VISIT_SIGNER)
     session.flush()
-    return {**body, "checksum": "sha256:" + hashlib.sha256(canonical).hexdigest(), "mac": _package_mac(canonical)}
+    return {**body, "checksum": "sha256:" + hashlib.sha256(canonical).hexdigest(),
+            "signature": chip.sign_compact({"alg": chip.ALGORITHM, "typ": "dancu-visit-package+jws",
+                                            "x5c": [base64.b64encode(cert.public_bytes(
+                                                serialization.Encoding.DER)).decode()]}, canonical, sign)}
 
 
-def check_package(package: dict) -> dict:
-    """The package body when its checksum holds (what a device checks before going out)."""
-    body = {k: v for k, v in package.items() if k not in ("checksum", "mac")}
+def check_package(package: dict, ca_pem: bytes) -> dict:
+    """The package body, when it is intact (checksum) and genuine (signed under the country CA)."""
+    body = {k: v for k, v in package.items() if k not in ("checksum", "signature")}
     if package.get("format") != PACKAGE_FORMAT:
         raise CardError("not a dancu visit package")
-    if package.get("checksum") != "sha256:" + hashlib.sha256(chip.canonical(body)).hexdigest():
+    canonical = chip.canonical(body)
+    if package.get("checksum") != "sha256:" + hashlib.sha256(canonical).hexdigest():
         raise CardError("the package is damaged (checksum mismatch); export it again")
+    problem = chip.signed_document_problem(str(package.get("signature", "")), canonical, ca_pem,
+                                           chip.VISIT_SIGNER_CN)
+    if problem:
+        raise CardError(f"the package is not signed by a dancu visit signer under this CA ({problem})")
     return body
-
-
-def package_is_genuine(package: dict) -> bool:
-    body = check_package(package)
-    return hmac.compare_digest(str(package.get("mac", "")), _package_mac(chip.canonical(body)))
 
 
 def _capture_from_upload(upload: CaptureUpload) -> BiometricCapture:
