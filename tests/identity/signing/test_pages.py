@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -89,6 +90,19 @@ def test_citizen_forms_need_the_csrf_token(client):
     for path in ("/me/signatures/certificate", "/me/signatures/revoke", "/me/signatures/sign"):
         assert client.post(path, data={"reason": "key_compromise"}).status_code == 403, path
     assert "obtain-form" in client.get("/me/signatures").text  # nothing was issued
+
+
+def test_an_old_login_is_sent_back_to_log_in_before_signing(client, monkeypatch):
+    _login(client, LEVEL2_PIN)
+    monkeypatch.setattr(signing, "RECENT_LOGIN", dt.timedelta(0))
+    page = client.get("/me/signatures")
+    assert 'id="fresh-login"' in page.text and "prompt=login" in page.text
+    token = _csrf(client, "/me/signatures")
+    response = client.post("/me/signatures/certificate", data={"csrf_token": token})
+    assert response.status_code == 303
+    assert response.headers["location"] == "/eid/login?next=%2Fme%2Fsignatures&acr=2&prompt=login"
+    monkeypatch.undo()
+    assert 'id="fresh-login"' not in client.get("/me/signatures").text
 
 
 def test_my_signatures_needs_an_eid_login(client):

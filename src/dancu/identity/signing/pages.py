@@ -28,7 +28,8 @@ class _CitizenLogin(HTTPException):
 
     def __init__(self, fresh: bool = False) -> None:
         query = f"next={quote(MY_PAGE, safe='')}" + ("&acr=2&prompt=login" if fresh else "")
-        super().__init__(303, headers={"Location": f"/eid/login?{query}"})
+        self.url = f"/eid/login?{query}"
+        super().__init__(303, headers={"Location": self.url})
 
 
 def _citizen(request: Request, session: DbSession) -> eid.Principal:
@@ -95,6 +96,7 @@ def _my_page(request: Request, session: DbSession, principal: eid.Principal, *, 
         "certificate": current, "history": services.citizen_certificates(session, principal),
         "holder": _holder(pki.certificate(session, current.serial)) if current else None,
         "policy": policy, "free_now": policy.active_on(today), "signatures": services.signatures_of(session, principal),
+        "login_is_recent": services.login_is_recent(principal), "fresh_login_url": _CitizenLogin(fresh=True).url,
         "reasons": services.CITIZEN_REVOCATION_REASONS, "max_mb": services.MAX_PDF_BYTES // (1024 * 1024),
     }, status_code=status_code)
 

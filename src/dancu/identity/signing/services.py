@@ -35,6 +35,7 @@ __all__ = [
     "citizen_certificate",
     "citizen_certificates",
     "issue_citizen_certificate",
+    "login_is_recent",
     "policy",
     "revoke_citizen_certificate",
     "sign_data_as_citizen",
@@ -130,12 +131,16 @@ def _purpose(account_id: int) -> str:
     return f"citizen:eid-account:{account_id}"
 
 
+def login_is_recent(principal: eid.Principal) -> bool:
+    return _now() - principal.auth_time <= RECENT_LOGIN
+
+
 def _require_signer(principal: eid.Principal, *, fresh: bool = True) -> None:
     if principal.guardian_account_id is not None:
         raise SigningError("guardian", "a guardian cannot hold or use a signing certificate for someone else")
     if principal.level < 2:
         raise SigningError("level", "a level-2 e-ID is needed for a signing certificate")
-    if fresh and _now() - principal.auth_time > RECENT_LOGIN:
+    if fresh and not login_is_recent(principal):
         raise SigningError("reauth", "log in again to sign (the last login is too old)")
 
 
