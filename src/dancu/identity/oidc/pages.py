@@ -83,7 +83,8 @@ def _authorize(request: Request, session, oauth_request: WebRequest, answer: dic
     if answer is None:
         if services.consent_covers(consent, asked) and "consent" not in prompt.split():
             oauth_request.shared_claims = services.shared_claims(consent, asked)
-            return server.create_authorization_response(oauth_request, grant_user=principal, grant=grant)
+            return _leave_for(request, client, server.create_authorization_response(
+                oauth_request, grant_user=principal, grant=grant))
         if "none" in prompt.split():
             return _redirect_error(server, oauth_request, grant, "consent_required")
         return _consent_page(request, client, asked, consent, level)
@@ -93,6 +94,20 @@ def _authorize(request: Request, session, oauth_request: WebRequest, answer: dic
     services.remember_consent(session, principal.account_id, client.client_id, asked, shared)
     oauth_request.shared_claims = shared
     return server.create_authorization_response(oauth_request, grant_user=principal, grant=grant)
+
+
+def _leave_for(request: Request, client, response: Response) -> Response:
+    """Hands the browser to the relying party.
+
+    Arriving here from one of our own pages means a redirect chain that may have
+    started with a form (the e-ID login), and browsers hold every hop of such a
+    chain to that page's CSP form-action 'self': a plain redirect to the relying
+    party would be blocked. A page that moves on by itself is a new navigation.
+    """
+    location = response.headers.get("location")
+    if location is None or not request.headers.get("referer", "").startswith(str(request.base_url)):
+        return response
+    return render(request, "oidc/continue.html", {"client": client, "target": location})
 
 
 def _max_age(value: str | None) -> int | None:
@@ -178,6 +193,8 @@ def my_apps(request: Request, session: DbSession) -> Response:
     if principal is None:
         return RedirectResponse(login_redirect("/me/apps"), status_code=303)
     return render(request, "oidc/apps.html", {
+        "section": "apps", "principal": principal, "account": eid.get_account(session, principal.account_id),
+        "acting_for_child": principal.guardian_account_id is not None,
         "consents": services.consents_of(session, principal.account_id),
         "revoked": request.query_params.get("revoked"),
     })
