@@ -56,8 +56,8 @@ def _setup(cards: int, revoked: int):
     with session_scope() as session:
         ca_pem = pki.country_ca(session).public_bytes(serialization.Encoding.PEM)
         crl_der = pki.current_crl(session).public_bytes(serialization.Encoding.DER)
-        chip_cert, sign_chip = services._signer(session, services.CHIP_SIGNER)
-        status_cert, sign_status = services._signer(session, services.STATUS_SIGNER)
+        chip_cert, sign_chip = services.signer(session, services.CHIP_SIGNER)
+        status_cert, sign_status = services.signer(session, services.STATUS_SIGNER)
         today = dt.date.today()
         made = []
         for number in range(cards):

@@ -217,7 +217,7 @@ def _signer_problem(cert: x509.Certificate, ca: x509.Certificate, crl: x509.Cert
     return None
 
 
-def _compact_parts(token: str) -> tuple[dict, bytes]:
+def compact_parts(token: str) -> tuple[dict, bytes]:
     """Header and payload of a compact JWS, unverified (to find the key to verify it with)."""
     parts = token.split(".")
     if len(parts) != 3:
@@ -238,7 +238,7 @@ def _verified_payload(token: str, cert: x509.Certificate) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _x5c_cert(header: dict, parsed: dict | None = None) -> x509.Certificate:
+def x5c_certificate(header: dict, parsed: dict | None = None) -> x509.Certificate:
     chain = header.get("x5c")
     if not isinstance(chain, list) or not chain or not isinstance(chain[0], str):
         raise ValueError("no x5c certificate")
@@ -295,8 +295,8 @@ def load_trust(ca_pem: bytes, status_jws: str, crl_der: bytes | None = None,
         if not crl.is_signature_valid(ca.public_key()):
             raise VerificationInputError("the CRL is not signed by this CA")
     try:
-        header, _ = _compact_parts(status_jws.strip())
-        signer = _x5c_cert(header)
+        header, _ = compact_parts(status_jws.strip())
+        signer = x5c_certificate(header)
     except (ValueError, TypeError) as exc:
         raise VerificationInputError("the status list is not a signed dancu card status list") from exc
     if header.get("typ") != STATUS_TYPE:
@@ -354,7 +354,7 @@ def verify_qr(text: str, trust: Trust, at: dt.datetime | None = None) -> Verific
     result = Verification(valid=False, source="qr")
     token = text.strip()
     try:
-        header, _ = _compact_parts(token)
+        header, _ = compact_parts(token)
     except (ValueError, TypeError, UnicodeDecodeError):
         result.problems.append("format")
         return result
@@ -383,8 +383,8 @@ def verify_chip(data: str | bytes, trust: Trust, at: dt.datetime | None = None) 
             raise ValueError("not a chip data file")
         groups = {name: _unb64url(value) for name, value in document["data_groups"].items()}
         sod = str(document["sod"])
-        header, _ = _compact_parts(sod)
-        cert = _x5c_cert(header, trust.certificates)
+        header, _ = compact_parts(sod)
+        cert = x5c_certificate(header, trust.certificates)
     except (ValueError, TypeError, KeyError, AttributeError, UnicodeDecodeError):
         result.problems.append("format")
         return result
@@ -420,8 +420,8 @@ def signed_document_problem(token: str, payload: bytes, ca_pem: bytes, common_na
                             at: dt.datetime | None = None) -> str | None:
     """None when ``token`` is a JWS over exactly ``payload`` by a signer named ``common_name`` under the CA."""
     try:
-        header, signed = _compact_parts(token)
-        cert = _x5c_cert(header)
+        header, signed = compact_parts(token)
+        cert = x5c_certificate(header)
         ca = x509.load_pem_x509_certificate(ca_pem)
     except (ValueError, TypeError, UnicodeDecodeError):
         return "format"

@@ -255,7 +255,8 @@ def decide(session: Session, actor: Actor, application_id: int, approve: bool, n
 # ---- production ------------------------------------------------------------------------------
 
 
-def _signer(session: Session, purpose: str) -> tuple[x509.Certificate, chip.DerSigner]:
+def signer(session: Session, purpose: str) -> tuple[x509.Certificate, chip.DerSigner]:
+    """A document signer's certificate and a function signing with its key in the keystore (DER ECDSA)."""
     handle, cert = pki.document_signer(session, purpose)
     store = pki.keystore(session)
     return cert, lambda data: store.sign(handle, data, hashes.SHA256())
@@ -272,14 +273,14 @@ def _permanent_address(person: PersonDetail) -> str:
 
 
 def _produce(session: Session, actor: Actor, application: CardApplication, batch: CardBatch,
-             signer: tuple[x509.Certificate, chip.DerSigner]) -> Card:
+             chip_signer: tuple[x509.Certificate, chip.DerSigner]) -> Card:
     person = _person(session, actor, application.person_id, f"identity card personalisation, batch {batch.id}")
     if not person.pin:
         raise CardError(f"person {person.id} has no PIN; a card carries the PIN")
     issued_on = _today()
     card = Card(person_id=person.id, application_id=application.id, status="produced", issued_on=issued_on,
                 expires_on=rules.card_expiry(_birth(person), issued_on), document_number=uuid.uuid4().hex[:12],
-                chip_data="", qr_text="", signer_serial=format(signer[0].serial_number, "x"))
+                chip_data="", qr_text="", signer_serial=format(chip_signer[0].serial_number, "x"))
     session.add(card)
     session.flush()
     card.document_number = f"C{card.id:011d}"
@@ -290,8 +291,8 @@ def _produce(session: Session, actor: Actor, application: CardApplication, batch
         residence=_permanent_address(person), issued_on=issued_on, expires_on=card.expires_on,
     )
     face = _face_png(session, application.id)
-    card.chip_data = chip.build_chip_data(data, face, *signer)
-    card.qr_text = chip.build_qr_text(data, face, *signer)
+    card.chip_data = chip.build_chip_data(data, face, *chip_signer)
+    card.qr_text = chip.build_qr_text(data, face, *chip_signer)
     application.status, application.batch_id = "produced", batch.id
     return card
 
@@ -312,8 +313,8 @@ def produce_batch(session: Session, actor: Actor, application_ids: Iterable[int]
     batch = CardBatch(created_at=_now(), created_by=actor.username, cards=len(applications))
     session.add(batch)
     session.flush()
-    signer = _signer(session, CHIP_SIGNER)
-    cards = [_produce(session, actor, application, batch, signer) for application in applications]
+    chip_signer = signer(session, CHIP_SIGNER)
+    cards = [_produce(session, actor, application, batch, chip_signer) for application in applications]
     session.flush()
     return BatchResult(batch_id=batch.id, cards=len(cards), application_ids=[a.id for a in applications])
 
@@ -384,8 +385,8 @@ def _chip_signer_certificates(session: Session) -> list[x509.Certificate]:
     first_cards = select(func.min(Card.id)).group_by(Card.signer_serial)
     certs = []
     for chip_data in session.scalars(select(Card.chip_data).where(Card.id.in_(first_cards))):
-        header, _ = chip._compact_parts(json.loads(chip_data)["sod"])
-        certs.append(chip._x5c_cert(header))
+        header, _ = chip.compact_parts(json.loads(chip_data)["sod"])
+        certs.append(chip.x5c_certificate(header))
     return certs
 
 
@@ -399,7 +400,7 @@ def publish_status_list(session: Session) -> CardStatusList:
     signers = _chip_signer_certificates(session)
     if not signers:
         signers = [pki.document_signer(session, CHIP_SIGNER)[1]]
-    cert, sign = _signer(session, STATUS_SIGNER)
+    cert, sign = signer(session, STATUS_SIGNER)
     token = chip.build_status_list(sequence=sequence, issued_at=now, next_update=now + STATUS_LIFETIME,
                                    revoked=revoked, chip_signers=signers, signer_cert=cert, sign_der=sign)
     row = CardStatusList(sequence=sequence, issued_at=now, next_update=now + STATUS_LIFETIME, token=token)
@@ -619,7 +620,7 @@ def export_package(session: Session, actor: Actor, visit_id: int) -> dict:
                      "kind": e.kind, "note": e.note} for e in view.entries if e.application_id is None],
     }
     canonical = chip.canonical(body)
-    cert, sign = _signer(session, VISIT_SIGNER)
+    cert, sign = signer(session, VISIT_SIGNER)
     session.flush()
     return {**body, "checksum": "sha256:" + hashlib.sha256(canonical).hexdigest(),
             "signature": chip.sign_compact({"alg": chip.ALGORITHM, "typ": "dancu-visit-package+jws",
