@@ -96,9 +96,29 @@ def _cards(results: list[dict]) -> list[str]:
     return lines
 
 
+def _oidc(results: list[dict]) -> list[str]:
+    lines = ["### OpenID Connect provider: dancu vs django-oauth-toolkit (same PostgreSQL server, same run)", ""]
+    for r in results:
+        dancu, dot = r["best"]["dancu"], r["best"]["django-oauth-toolkit"]
+        lines += [_header(r), "",
+                  f"Both under uvicorn with {r['workers']} worker(s), {r['clients']} concurrent clients, best of "
+                  f"{r['rounds']} alternating rounds; a flow is authorize (logged-in session, consent remembered) "
+                  "+ code exchange with PKCE + userinfo.", "",
+                  "| measurement | dancu | django-oauth-toolkit | dancu / DOT |", "|---|---:|---:|---:|",
+                  f"| full flows /s | {dancu['flow']['flows_per_s']} | {dot['flow']['flows_per_s']} "
+                  f"| **{r['flow_ratio']}x** |",
+                  f"| full flow p50 / p95 ms | {dancu['flow']['p50_ms']} / {dancu['flow']['p95_ms']} "
+                  f"| {dot['flow']['p50_ms']} / {dot['flow']['p95_ms']} | |",
+                  f"| token exchanges /s | {dancu['token']['exchanges_per_s']} | {dot['token']['exchanges_per_s']} "
+                  f"| **{r['token_ratio']}x** |",
+                  f"| token exchange p50 / p95 ms | {dancu['token']['p50_ms']} / {dancu['token']['p95_ms']} "
+                  f"| {dot['token']['p50_ms']} / {dot['token']['p95_ms']} | |", ""]
+    return lines
+
+
 def main() -> None:
     body = (_generator(_load("generator")) + _import(_load("import")) + _search(_load("search"))
-            + _cards(_load("cards")))
+            + _cards(_load("cards")) + _oidc(_load("oidc")))
     page = DOC.read_text()
     head, _, rest = page.partition(START)
     _, _, tail = rest.partition(END)

@@ -3,7 +3,7 @@
 # docs/benchmarks.md rewritten from the results (bench/out/*.json).
 #
 #   ./bench/run.sh                      # generator, import and search at 1M persons
-#   ./bench/run.sh import               # only some: generator, import, search, cards
+#   ./bench/run.sh import               # only some: generator, import, search, cards, oidc
 #   BENCH_PEOPLE=10000000 BENCH_NAME_SUFFIX=-10m ./bench/run.sh import
 #
 # Environment:
@@ -31,7 +31,8 @@ for step in "${steps[@]}"; do
         import) $py bench/bench_import.py --people "$people" --database-url "$url" --name "import$suffix" ;;
         search) $py bench/bench_search.py --database-url "$url" --name "search$suffix" ;;
         cards) $py bench/bench_cards.py --name "cards$suffix" ;;
-        *) echo "unknown benchmark '$step' (generator, import, search, cards)" >&2; exit 2 ;;
+        oidc) $py bench/bench_oidc.py --database-url "$url" --name "oidc$suffix" ;;
+        *) echo "unknown benchmark '$step' (generator, import, search, cards, oidc)" >&2; exit 2 ;;
     esac
 done
 $py bench/report.py
