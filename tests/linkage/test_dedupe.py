@@ -37,6 +37,20 @@ def test_f1_on_a_generated_city_with_errors(session, write_city):
     assert result.pairs_per_second > 0
 
 
+def test_a_file_without_pins_is_deduplicated_too(session, write_city, tmp_path):
+    """No shared PINs to train on (an agency file without numbers): EM falls back to name and year rounds."""
+    path, truth = write_city(2_000, seed=3, errors=0.2)
+    without_pins = tmp_path / "without-pins.csv"
+    with path.open(encoding="utf-8", newline="") as source, without_pins.open("w", encoding="utf-8", newline="") as out:
+        reader = csv.DictReader(source)
+        writer = csv.DictWriter(out, reader.fieldnames, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({**row, "pin": ""} for row in reader)
+    result = services.evaluate_file(session, without_pins, truth, OPTIONS)
+    # measured 0.991 (115 of 116 pairs found, 1 false)
+    assert result.true_pairs > 100 and result.f1 >= 0.97, result
+
+
 def test_same_input_gives_the_same_pairs_and_weights(session, write_city):
     path, _ = write_city(1_500, seed=3, errors=0.2)
     records = services.prepare_file(session, path)
