@@ -116,9 +116,30 @@ def _oidc(results: list[dict]) -> list[str]:
     return lines
 
 
+def _linkage(results: list[dict]) -> list[str]:
+    lines = ["### Deduplication (dancu's model vs untuned Splink vs recordlinkage)", ""]
+    labels = {"dancu": "dancu (Splink, Vietnamese comparisons)", "splink_untuned": "Splink, untuned",
+              "recordlinkage": "recordlinkage (ECM)"}
+    for r in results:
+        d = r["data"]
+        lines += [_header(r), "",
+                  f"{r['people']:,} persons, {d['rows']:,} records ({d['duplicates']:,} duplicate registrations, "
+                  f"{d['duplicates'] / d['rows']:.1%}; {d['erroneous_rows']:,} rows with an injected error), "
+                  f"{r['true_pairs']:,} true pairs; match probability ≥ {r['threshold']}; {r['threads']} threads.",
+                  "", "| method | precision | recall | F1 | wall s | CPU s (main process) | time / Splink untuned |",
+                  "|---|---:|---:|---:|---:|---:|---:|"]
+        splink_seconds = r["results"].get("splink_untuned", {}).get("seconds")
+        for name, k in r["results"].items():
+            ratio = f"{k['seconds'] / splink_seconds:.2f}x" if splink_seconds else "–"
+            lines.append(f"| {labels.get(name, name)} | {k['precision']:.4f} | {k['recall']:.4f} | **{k['f1']:.4f}** "
+                         f"| {k['seconds']:,} | {k['cpu_seconds']:,} | {ratio} |")
+        lines.append("")
+    return lines
+
+
 def main() -> None:
     body = (_generator(_load("generator")) + _import(_load("import")) + _search(_load("search"))
-            + _cards(_load("cards")) + _oidc(_load("oidc")))
+            + _cards(_load("cards")) + _oidc(_load("oidc")) + _linkage(_load("linkage")))
     page = DOC.read_text()
     head, _, rest = page.partition(START)
     _, _, tail = rest.partition(END)

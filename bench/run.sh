@@ -32,7 +32,8 @@ for step in "${steps[@]}"; do
         search) $py bench/bench_search.py --database-url "$url" --name "search$suffix" ;;
         cards) $py bench/bench_cards.py --name "cards$suffix" ;;
         oidc) $py bench/bench_oidc.py --database-url "$url" --name "oidc$suffix" ;;
-        *) echo "unknown benchmark '$step' (generator, import, search, cards, oidc)" >&2; exit 2 ;;
+        linkage) $py bench/bench_linkage.py --people "$people" --name "linkage$suffix" ;;
+        *) echo "unknown benchmark '$step' (generator, import, search, cards, oidc, linkage)" >&2; exit 2 ;;
     esac
 done
 $py bench/report.py
