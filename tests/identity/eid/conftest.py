@@ -37,7 +37,7 @@ def server(citizens) -> Iterator[str]:
     """Base URL on ``localhost``: WebAuthn refuses IP addresses as relying-party ids."""
     port = free_port()
     with serving([sys.executable, "-m", "uvicorn", "--factory", "dancu.web.app:create_app", "--host", "127.0.0.1",
-                  "--port", str(port), "--log-level", "warning"], port, timeout=30):
+                  "--port", str(port), "--log-level", "warning"], port, timeout=90):
         yield f"http://localhost:{port}"
 
 

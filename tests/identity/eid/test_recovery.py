@@ -52,3 +52,47 @@ def test_unknown_or_phoneless_pins_look_the_same_and_never_reset(session, citize
                 eid.finish_password_reset(session, handle, guess, NEW_PASSWORD, "192.0.2.20")
             assert refused.value.key == "eid.err.code"
     assert eid.authenticate_password(session, OTHER_PIN, CITIZEN_PASSWORD, "192.0.2.21").pin == OTHER_PIN
+
+
+@pytest.mark.browser
+def test_change_password_and_phone_while_signed_in(browser, server, citizens, data_dir):
+    with db.session_scope() as session:
+        eid.create_account(session, pin=PARENT_PIN, phone="0912345678", password=CITIZEN_PASSWORD)
+    other = browser.new_context(base_url=server, locale="vi-VN")
+    other_page = other.new_page()
+    login_citizen(other_page, server, PARENT_PIN, CITIZEN_PASSWORD)
+    context = browser.new_context(base_url=server, locale="en-US")
+    page = context.new_page()
+    login_citizen(page, server, PARENT_PIN, CITIZEN_PASSWORD, next="/me/security")
+
+    page.fill("#new-phone", "0987 654 321")
+    page.click("#phone-change")
+    page.wait_for_url("**/me/phone")
+    code = re.search(r"\b(\d{6})\b", wait_for_message(data_dir, "phone_code", to="+84987654321")["body"])[1]
+    page.fill("#code", code)
+    page.click("#phone-verify")
+    page.wait_for_url("**/me/security")
+    assert "+84987654321" in page.content()
+    # The old number hears about the change.
+    wait_for_message(data_dir, "phone_changed", to="+84912345678")
+
+    page.fill("#current", "not my password")
+    page.fill("#new-password", NEW_PASSWORD)
+    page.fill("#new-password-again", NEW_PASSWORD)
+    page.click("#password-change")
+    assert "Wrong personal identification number or password" in page.content()
+    page.fill("#current", CITIZEN_PASSWORD)
+    page.fill("#new-password", NEW_PASSWORD)
+    page.fill("#new-password-again", NEW_PASSWORD)
+    page.click("#password-change")
+    page.wait_for_url("**/me/security")
+    assert "Password changed" in page.content()
+    screenshot(page, "security-after-change-en")
+    page.goto("/me")
+    assert page.url.endswith("/me")  # this session stays
+    other_page.goto("/me")
+    assert "/eid/login" in other_page.url  # the other one was signed out
+    with db.session_scope() as session:
+        assert eid.authenticate_password(session, PARENT_PIN, NEW_PASSWORD, "192.0.2.30").phone == "+84987654321"
+    other.close()
+    context.close()

@@ -512,6 +512,64 @@ def recovery_codes(request: Request, session: DbSession, background: BackgroundT
                                                                                  "codes": codes})
 
 
+@router.post("/me/password")
+def password_change(request: Request, session: DbSession, background: BackgroundTasks, principal: Citizen,
+                    current: Annotated[str, Form(max_length=200)] = "",
+                    password: Annotated[str, Form(max_length=200)] = "",
+                    password_again: Annotated[str, Form(max_length=200)] = "") -> Response:
+    if password != password_again:
+        _flash(request, "eid.err.password_mismatch")
+        return RedirectResponse("/me/security", status_code=303)
+    try:
+        eid.change_password(session, _owner(session, principal), current, password, _ip(request),
+                            eid.current_session_id(session, request.session))
+    except EidError as exc:
+        _flash(request, exc.key)
+        return RedirectResponse("/me/security", status_code=303)
+    background.add_task(_deliver_outbox)
+    _flash(request, "eid.flash.password_changed")
+    return RedirectResponse("/me/security", status_code=303)
+
+
+PHONE_CHANGE = "eid_phone"
+
+
+@router.post("/me/phone")
+def phone_change(request: Request, session: DbSession, background: BackgroundTasks, principal: Citizen,
+                 phone: Annotated[str, Form(max_length=30)] = "") -> Response:
+    try:
+        request.session[PHONE_CHANGE] = eid.start_phone_change(session, _owner(session, principal), phone)
+    except EidError as exc:
+        _flash(request, exc.key)
+        return RedirectResponse("/me/security", status_code=303)
+    background.add_task(_deliver_outbox)
+    return RedirectResponse("/me/phone", status_code=303)
+
+
+@router.get("/me/phone")
+def phone_verify_form(request: Request, session: DbSession, principal: Citizen) -> HTMLResponse:
+    return _citizen_page(request, session, principal, "eid/phone.html", {"section": "security", "error": None})
+
+
+@router.post("/me/phone/verify")
+def phone_verify(request: Request, session: DbSession, background: BackgroundTasks, principal: Citizen,
+                 code: Annotated[str, Form(max_length=20)] = "") -> Response:
+    try:
+        eid.finish_phone_change(session, _owner(session, principal), request.session.get(PHONE_CHANGE), code,
+                                _ip(request))
+    except EidError as exc:
+        if exc.key == "eid.err.expired":
+            request.session.pop(PHONE_CHANGE, None)
+            _flash(request, exc.key)
+            return RedirectResponse("/me/security", status_code=303)
+        return _citizen_page(request, session, principal, "eid/phone.html",
+                             {"section": "security", "error": _message(request, exc)}, status_code=422)
+    request.session.pop(PHONE_CHANGE, None)
+    background.add_task(_deliver_outbox)
+    _flash(request, "eid.flash.phone_changed")
+    return RedirectResponse("/me/security", status_code=303)
+
+
 @router.post("/me/passkeys/options")
 def passkey_register_options(request: Request, session: DbSession, principal: Citizen) -> Response:
     handle, options = passkeys.registration_options(session, _owner(session, principal),

@@ -21,7 +21,7 @@ from functools import lru_cache
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from dancu.accounts.services import Actor, PermissionDenied, Role
@@ -478,6 +478,9 @@ def new_challenge(session: Session, kind: str, *, secret: str, account_id: int |
                   payload: dict | None = None, lifetime: dt.timedelta = OTP_LIFETIME) -> str:
     """Store a challenge; the returned handle (kept in the browser's session) finds it again."""
     handle = secrets.token_urlsafe(24)
+    # Challenges nobody answered would otherwise pile up: drop those expired a day ago.
+    session.execute(delete(EidChallenge).where(EidChallenge.expires_at < _now() - dt.timedelta(days=1))
+                    .execution_options(synchronize_session=False))
     session.add(EidChallenge(handle_sha256=_digest(handle), kind=kind, account_id=account_id, secret=secret,
                              payload=json.dumps(payload) if payload is not None else None,
                              expires_at=_now() + lifetime))
@@ -664,6 +667,37 @@ def activate(session: Session, *, pin: str, code: str, password: str, ip: str) -
 def proofing_history(session: Session, account_id: int) -> list[EidProofing]:
     return list(session.scalars(select(EidProofing).where(EidProofing.account_id == account_id)
                                 .order_by(EidProofing.id.desc())))
+
+
+# ---- changes while signed in: password and phone -------------------------------------------------
+
+
+def change_password(session: Session, account: EidAccount, current: str, new: str, ip: str,
+                    keep_session_id: int | None) -> None:
+    """A new password after the current one (guesses count towards the lockout); other sessions end."""
+    _check_password(new)
+    authenticate_password(session, account.pin, current, ip)
+    account.password_hash = _hasher.hash(new)
+    revoke_other_sessions(session, account.id, keep_session_id)
+    notify(session, account_id=account.id, phone=account.phone, kind="password_changed")
+
+
+def start_phone_change(session: Session, account: EidAccount, phone: str) -> str:
+    """Text a code to the new number; the old one (if any) is told once the change is done."""
+    phone = normalize_phone(phone)
+    secret = _send_code(session, phone, account.id, "phone_code")
+    return new_challenge(session, "phone_change", secret=secret, account_id=account.id, payload={"phone": phone})
+
+
+def finish_phone_change(session: Session, account: EidAccount, handle: str | None, code: str, ip: str) -> None:
+    challenge = open_challenge(session, handle, "phone_change")
+    if challenge.account_id != account.id:
+        raise EidError("eid.err.expired")
+    _check_code(session, challenge, code, ip)
+    previous = account.phone
+    account.phone, account.phone_verified_at = json.loads(challenge.payload)["phone"], _now()
+    if previous:
+        notify(session, account_id=account.id, phone=previous, kind="phone_changed", number=account.phone)
 
 
 # ---- TOTP and recovery codes ---------------------------------------------------------------------
