@@ -2,6 +2,7 @@
 
 Screenshots go to $DANCU_SCREENSHOTS (default /tmp/dancu-cards-screens)."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -110,4 +111,33 @@ def test_capture_to_activation_then_public_verification(page, tmp_path):
     verdict = verifier.locator("#verify-verdict").inner_text()
     assert "NOT valid" in verdict and "reported lost" in verdict
     _shot(verifier, "06-verify-lost-en")
+    assert page.console_errors == []
+
+
+def test_mobile_team_schedules_a_hospital_visit_and_exports_its_list(page, tmp_path):
+    page.goto("/login?lang=en")
+    page.fill("#username", "canbo.tp")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto("/cards/teams")
+    page.fill("#name", "Tổ lưu động số 1 — Bệnh viện Chợ Rẫy")
+    _click(page, "Create team")
+    assert "Team created." in page.content()
+    page.fill("#place", "Khoa Nội tiết, Bệnh viện Chợ Rẫy")
+    page.select_option("#place_kind", "hospital_ward")
+    _click(page, "Schedule")
+    assert "Visit scheduled." in page.content()
+    page.fill("#pin", "079196000456")
+    page.fill("#note", "Giường 12, không đi lại được")
+    _click(page, "Add to the list")
+    assert "Trần Thị Bích Ngọc" in page.content()
+    _shot(page, "07-visit-list-en")
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Export offline package").click()
+    download.value.save_as(tmp_path / "package.json")
+    package = json.loads((tmp_path / "package.json").read_text())
+    assert package["format"] == "dancu-visit-package/1" and package["entries"][0]["name"] == "Trần Thị Bích Ngọc"
+    page.goto("/cards/teams?lang=vi")
+    assert "Khoa Nội tiết" in page.content() and "Đã xuất gói ngoại tuyến" in page.content()
+    _shot(page, "08-teams-vi")
     assert page.console_errors == []
