@@ -4,8 +4,9 @@ Configured like dancu's provider: OIDC on, PKCE required, RS256 ID tokens,
 15-minute access tokens, rotated refresh tokens with reuse protection, a
 confidential client whose secret is hashed once (dancu stores SHA-256 of a
 256-bit random secret; Django's default PBKDF2 with 1,000,000 rounds would
-measure the hasher, not the provider), persistent database connections, a
-userinfo endpoint returning the citizen's name and birth date.
+measure the hasher, not the provider), pooled database connections (psycopg
+pool, from the bench extra), a userinfo endpoint returning the citizen's name
+and birth date.
 
     DOT_DATABASE_URL=postgresql://dancu:dancu@localhost/dancu_bench_dot DOT_RSA_KEY_FILE=key.pem \\
         uvicorn --app-dir bench dot_baseline:application
@@ -31,7 +32,9 @@ def _database() -> dict:
     url = urlsplit(os.environ.get("DOT_DATABASE_URL", "postgresql://dancu:dancu@localhost/dancu_bench_dot"))
     return {"ENGINE": "django.db.backends.postgresql", "NAME": url.path.lstrip("/"), "USER": url.username,
             "PASSWORD": url.password, "HOST": url.hostname, "PORT": url.port or 5432,
-            "CONN_MAX_AGE": 600, "CONN_HEALTH_CHECKS": False}
+            # Django's own psycopg pool: persistent connections (CONN_MAX_AGE) leak under ASGI, where
+            # every request may run in another thread; dancu's SQLAlchemy engine pools likewise.
+            "CONN_MAX_AGE": 0, "OPTIONS": {"pool": {"min_size": 2, "max_size": 10}}}
 
 
 if not settings.configured:
