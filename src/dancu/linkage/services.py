@@ -128,7 +128,7 @@ def _write_clusters(path: Path, clusters: dict[str, str]) -> None:
         writer.writerows(sorted(clusters.items()))
 
 
-def _export_register(session: Session, actor: Actor, purpose: str, workdir: Path) -> Path:
+def export_register(session: Session, actor: Actor, purpose: str, workdir: Path) -> Path:
     actor.require(Role.ADMIN)
     purpose = require_purpose(purpose)
     path = workdir / "register.csv"
@@ -178,7 +178,7 @@ def run_linkage(
     with tempfile.TemporaryDirectory(prefix="dancu-linkage-") as workdir:
         if path is None:
             steps.step("exporting the register")
-            source, input_path = REGISTER_SOURCE, _export_register(session, actor, purpose or "", Path(workdir))
+            source, input_path = REGISTER_SOURCE, export_register(session, actor, purpose or "", Path(workdir))
             records = without_retired(session, prepare_file(session, input_path, steps))
         else:
             source, input_path = str(path), Path(path)
