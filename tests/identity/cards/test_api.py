@@ -165,3 +165,34 @@ def test_no_api_response_carries_a_face_image_or_a_fingerprint_template(client, 
             raw = base64.b64decode(secret)
             assert base64.urlsafe_b64encode(raw).decode()[:40] not in body
             assert raw.hex()[:40] not in body
+
+
+def test_a_reported_loss_fails_public_verification_at_once(client, bearer, approver, make_person, issue_card,
+                                                           session):
+    application_id = issue_card(make_person())
+    headers = bearer("canbo.tp")
+    chip_data = client.get(f"/api/v1/cards/applications/{application_id}/chip?purpose=check", headers=headers).text
+    assert client.post("/api/v1/cards/verify", json={"data": chip_data}).json()["valid"] is True
+    document = json.loads(client.post("/api/v1/cards/verify", json={"data": chip_data}).text)["document_number"]
+    assert client.post("/api/v1/cards/losses", headers=headers, json={"document_number": document}).status_code == 204
+    answer = client.post("/api/v1/cards/verify", json={"data": chip_data}).json()
+    assert answer["valid"] is False and answer["problems"] == ["revoked_lost"]
+    again = client.post("/api/v1/cards/losses", headers=headers, json={"document_number": document})
+    assert again.status_code == 422 and "already revoked" in again.json()["detail"]
+
+
+def test_another_province_sees_none_of_it(client, session, bearer, commune, make_person, issue_card):
+    from dancu.units import services as units
+
+    other = next(u for u in units.list_provinces(session) if u.code == "01")
+    create_user(session, "canbo.hn", PASSWORD, Role.REGISTRAR, scope_unit_id=other.id)
+    session.commit()
+    application_id = issue_card(make_person())
+    hanoi = bearer("canbo.hn")
+    assert client.get(f"/api/v1/cards/applications/{application_id}?purpose=check", headers=hanoi).status_code == 404
+    assert client.get("/api/v1/cards/applications", headers=hanoi).json()["total"] == 0
+    assert client.post(f"/api/v1/cards/applications/{application_id}/deliver", headers=hanoi).status_code == 404
+    taken_elsewhere = client.post("/api/v1/cards/applications", headers=hanoi,
+                                  json={"person_id": make_person(full_name="Đỗ Văn Hùng"), "kind": "first",
+                                        "unit_id": commune.id})
+    assert taken_elsewhere.status_code == 403
