@@ -154,7 +154,7 @@ def test_no_api_response_carries_a_face_image_or_a_fingerprint_template(client, 
     responses += [client.get("/api/v1/cards/applications", headers=headers),
                   client.get(f"/api/v1/cards/visits/{visit}?purpose=check", headers=headers),
                   client.get("/api/v1/cards/teams", headers=headers),
-                  client.get("/api/v1/cards/status-list"),
+                  client.get("/cards/status.jws"),
                   client.post(f"/api/v1/cards/visits/{visit}/package", headers=headers)]
     assert all(r.status_code < 500 for r in responses)
     assert len(secrets) == 15

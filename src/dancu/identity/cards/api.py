@@ -1,4 +1,5 @@
-"""REST API of the card domain (/api/v1/cards). Verification and the status list need no login."""
+"""REST API of the card domain (/api/v1/cards). Verification needs no login; the status list is published
+at /cards/status.jws (pages)."""
 
 from __future__ import annotations
 
@@ -171,12 +172,6 @@ def upload_capture(session: DbSession, actor: ApiActor, data: CaptureUpload,
             return services.upload_capture(session, actor, data)
         except services.CardConflict as exc:
             raise HTTPException(409, str(exc)) from None
-
-
-@router.get("/status-list", response_class=PlainTextResponse,
-            summary="The signed card status list (revoked cards, chip signers): public, for offline verifiers")
-def status_list(session: DbSession) -> str:
-    return services.current_status_list(session)
 
 
 @router.post("/verify", response_model=VerifyResult, summary="Verify chip data or QR text (public)")
