@@ -99,3 +99,31 @@ def test_example_city_app_logs_in_with_consent_shows_the_claims_and_logs_out(chr
     page.wait_for_url(f"{example_rp}/")
     assert page.locator("#greeting").inner_text() == "Xin chào, Nguyễn Văn An"
     context.close()
+
+
+def test_administrator_registers_a_relying_party_in_the_console(chromium, dancu_server):
+    from dancu.accounts.models import Role
+    from dancu.accounts.services import create_user
+
+    with db.session_scope() as session:
+        create_user(session, "quantri", "correct horse battery", Role.ADMIN, display_name="Quản trị")
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    page = context.new_page()
+    page.goto(f"{dancu_server}/login?lang=en")
+    page.fill("#username", "quantri")
+    page.fill("#password", "correct horse battery")
+    page.click("button[type=submit]")
+    page.click("nav.mainnav a[href='/console/oidc/clients']")
+    page.fill("#name", "Bệnh viện Bạch Mai")
+    page.fill("#redirect_uris", "https://bachmai.example/callback")
+    page.check("input[name=claim][value=pin]")
+    page.select_option("#min_level", "2")
+    page.click("button.btn-primary[type=submit]")
+    secret = page.locator("#created-client-secret").inner_text()
+    assert len(secret) >= 40
+    _shot(page, "console-clients-en")
+    page.click("table a:has-text('Bệnh viện Bạch Mai')")
+    assert page.locator("h1").inner_text() == "Bệnh viện Bạch Mai"
+    assert secret not in page.content()
+    _shot(page, "console-client-en")
+    context.close()
