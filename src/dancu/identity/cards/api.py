@@ -9,6 +9,7 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
+from dancu.db import MAX_UNIT_ID
 from dancu.identity.cards import services
 from dancu.identity.cards.devices import SimulatedCaptureDevice
 from dancu.identity.cards.schemas import (
@@ -32,7 +33,6 @@ from dancu.identity.cards.schemas import (
 )
 from dancu.web.deps import ApiActor, DbSession
 from dancu.web.errors import service_errors
-from dancu.db import MAX_UNIT_ID
 from dancu.web.params import IdPath
 
 router = APIRouter(prefix="/api/v1/cards", tags=["cards"])

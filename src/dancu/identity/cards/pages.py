@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from dancu.accounts.services import Actor, PermissionDenied
 from dancu.i18n import t
 from dancu.identity.cards import chip, services
+from dancu.identity.cards.api import VisitIdPath
 from dancu.identity.cards.devices import SimulatedCaptureDevice
 from dancu.identity.cards.schemas import (
     KINDS,
@@ -32,7 +33,6 @@ from dancu.identity.cards.schemas import (
 from dancu.units.services import get_unit, unit_label
 from dancu.web.deps import DbSession, RegistrarActor
 from dancu.web.forms import FormErrors, service_message
-from dancu.identity.cards.api import VisitIdPath
 from dancu.web.params import IdPath
 from dancu.web.templating import render, request_lang
 
@@ -309,7 +309,8 @@ def export_package(request: Request, session: DbSession, actor: RegistrarActor, 
 
 
 @router.post("/visits/{visit_id}/captures")
-async def upload_captures(request: Request, session: DbSession, actor: RegistrarActor, visit_id: VisitIdPath) -> Response:
+async def upload_captures(request: Request, session: DbSession, actor: RegistrarActor,
+                          visit_id: VisitIdPath) -> Response:
     """A capture queue file (JSON Lines, one CaptureUpload a line): each line is stored once, in order."""
     raw = await request.form()
     upload = raw.get("queue")

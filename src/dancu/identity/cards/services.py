@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from dancu.accounts.services import Actor, PermissionDenied, Role
 from dancu.crypto import decrypt_text, encrypt_text
 from dancu.identity.cards import chip, rules
-from dancu.identity.cards.devices import BiometricCapture, CaptureDevice, FaceCapture, FingerprintCapture, FINGERS
+from dancu.identity.cards.devices import FINGERS, BiometricCapture, CaptureDevice, FaceCapture, FingerprintCapture
 from dancu.identity.cards.models import (
     Card,
     CardApplication,
@@ -322,13 +322,6 @@ def produce_batch(session: Session, actor: Actor, application_ids: Iterable[int]
 def _card_of(session: Session, application: CardApplication) -> Card:
     card = session.scalar(select(Card).where(Card.application_id == application.id))
     if card is None:
-        raise CardError("no card has been produced for this application yet")
-    return card
-
-
-def _produced_card(session: Session, application: CardApplication) -> Card:
-    card = session.scalar(select(Card).where(Card.application_id == application.id))
-    if card is None:
         raise ApplicationNotFound(f"no card has been produced for application {application.id} yet")
     return card
 
@@ -499,7 +492,7 @@ def chip_data(session: Session, actor: Actor, application_id: int, purpose: str)
     """(chip data file, QR text) of the application's card; reading them is logged like a record read."""
     actor.require(*STAFF)
     application = _load(session, actor, application_id)
-    card = _produced_card(session, application)
+    card = _card_of(session, application)
     _person(session, actor, application.person_id, purpose)
     return card.chip_data, card.qr_text
 
