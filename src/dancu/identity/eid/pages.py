@@ -421,7 +421,8 @@ def me(request: Request, session: DbSession, principal: Citizen) -> HTMLResponse
     return _citizen_page(request, session, principal, "eid/me.html", {
         "person": person, "readers": readers, "section": "me",
         "notifications": outbox.recent_for_account(session, principal.account_id, limit=10),
-        "proofings": eid.proofing_history(session, principal.account_id)})
+        "proofings": eid.proofing_history(session, principal.account_id),
+        "passkey_count": eid.passkey_count(session, _owner(session, principal).id)})
 
 
 @router.get("/me/security")
