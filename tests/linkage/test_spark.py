@@ -21,7 +21,7 @@ THRESHOLD = 0.95
 
 @pytest.fixture(scope="module")
 def spark(tmp_path_factory):
-    session = local_spark_session(cores=1, memory="512m", work_dir=str(tmp_path_factory.mktemp("spark")))
+    session = local_spark_session(cores=1, memory="1g", work_dir=str(tmp_path_factory.mktemp("spark")))
     yield session
     session.stop()
 
