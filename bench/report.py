@@ -126,7 +126,7 @@ def _linkage(results: list[dict]) -> list[str]:
                   f"{r['people']:,} persons, {d['rows']:,} records ({d['duplicates']:,} duplicate registrations, "
                   f"{d['duplicates'] / d['rows']:.1%}; {d['erroneous_rows']:,} rows with an injected error), "
                   f"{r['true_pairs']:,} true pairs; match probability ≥ {r['threshold']}; {r['threads']} threads.",
-                  "", "| method | precision | recall | F1 | wall s | CPU s (main process) | time / Splink untuned |",
+                  "", "| method | precision | recall | F1 | wall s | CPU s | time / Splink untuned |",
                   "|---|---:|---:|---:|---:|---:|---:|"]
         splink_seconds = r["results"].get("splink_untuned", {}).get("seconds")
         for name, k in r["results"].items():
