@@ -54,6 +54,16 @@ def test_totp_enrolment_then_login_needs_the_code(page, server, parent_account, 
     page.goto("/me/sessions")
     assert "pwd otp" in page.locator("#eid-sessions").inner_text()
 
+    # Turning it off asks for the password again.
+    page.goto("/me/security")
+    page.fill("#totp-off-password", "not my password")
+    page.click("#totp-status >> xpath=ancestor::section//button[@type='submit']")
+    assert page.locator("#totp-status").inner_text() == "Đang bật"
+    page.fill("#totp-off-password", CITIZEN_PASSWORD)
+    page.click("#totp-status >> xpath=ancestor::section//button[@type='submit']")
+    page.wait_for_url("**/me/security")
+    assert page.locator("#totp-status").inner_text() == "Chưa bật"
+
 
 def test_recovery_code_replaces_a_lost_authenticator_once(page, server, parent_account):
     with db.session_scope() as session:
@@ -112,3 +122,13 @@ def test_passkey_as_second_step_after_the_password(page, server, parent_account)
     page.click("#eid-passkey-login")
     page.wait_for_url("**/me/sessions")
     assert "pwd hwk" in page.locator("#eid-sessions").inner_text()
+    page.goto("/me/security")
+    page.locator("#passkey-list button").click()
+    page.wait_for_url("**/me/security")
+    assert page.locator("#passkey-list").count() == 0
+    page.click("#eid-logout")
+    page.goto("/eid/login?next=/me")
+    page.fill("#pin", PARENT_PIN)
+    page.fill("#password", CITIZEN_PASSWORD)
+    page.click("#eid-login-submit")
+    page.wait_for_url("**/me")  # no second factor left: the password is enough again
