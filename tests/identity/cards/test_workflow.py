@@ -50,3 +50,15 @@ def test_applications_list_filters_and_pages(session, approver, commune, make_pe
     assert page.total == 5 and page.pages == 3
     assert [a.id for a in page.items] == sorted(ids, reverse=True)[2:4]
     assert cards.list_applications(session, approver, ApplicationFilter(status="approved")).total == 0
+
+
+def test_every_step_is_in_the_history_with_who_did_it(session, approver, make_person, issue_card):
+    person_id = make_person()
+    first = issue_card(person_id)
+    document = cards.get_application(session, approver, first, "test").card.document_number
+    cards.report_loss(session, approver, document, note="mất ví")
+    view = cards.get_application(session, approver, first, "test")
+    assert [e.action for e in view.events] == ["created", "captured", "approved", "produced", "delivered",
+                                               "activated", "lost"]
+    assert {e.actor for e in view.events} == {"canbo.tp"}
+    assert view.events[-1].note == "mất ví"

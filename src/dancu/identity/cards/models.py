@@ -134,3 +134,16 @@ class CardStatusList(Base):
     issued_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     next_update: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     token: Mapped[str] = mapped_column(Text)
+
+
+class CardEvent(Base):
+    """Who did what to an application or its card, and when: the accountability trail shown on the page."""
+
+    __tablename__ = "card_event"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("card_application.id"), index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(60))
+    action: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(String(300))

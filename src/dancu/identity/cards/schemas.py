@@ -105,6 +105,13 @@ class CardView(BaseModel):
     revocation_reason: str | None
 
 
+class EventView(BaseModel):
+    at: dt.datetime
+    actor: str
+    action: str
+    note: str
+
+
 class ApplicationView(ApplicationSummary):
     reason: str
     visit_id: int | None
@@ -124,6 +131,7 @@ class ApplicationView(ApplicationSummary):
     card: CardView | None
     previous_cards: list[CardView]
     current_card_expires_on: dt.date | None
+    events: list[EventView]
 
 
 class TeamInput(_Input):

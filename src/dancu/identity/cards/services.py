@@ -29,6 +29,7 @@ from dancu.identity.cards.models import (
     CardApplication,
     CardBatch,
     CardBiometrics,
+    CardEvent,
     CardStatusList,
     MobileTeam,
     TeamVisit,
@@ -46,6 +47,7 @@ from dancu.identity.cards.schemas import (
     CardView,
     EntryInput,
     EntryView,
+    EventView,
     TeamInput,
     TeamView,
     VisitInput,
@@ -150,6 +152,11 @@ def _load(session: Session, actor: Actor, application_id: int) -> CardApplicatio
     return application
 
 
+def _event(session: Session, actor: Actor, application_id: int, action: str, note: str = "") -> None:
+    session.add(CardEvent(application_id=application_id, at=_now(), actor=actor.username, action=action,
+                          note=note[:300]))
+
+
 # ---- applications -----------------------------------------------------------------------------
 
 
@@ -207,6 +214,7 @@ def create_application(session: Session, actor: Actor, data: ApplicationInput, *
     )
     session.add(application)
     session.flush()
+    _event(session, actor, application.id, "created", application.reason)
     return application.id
 
 
@@ -235,7 +243,9 @@ def _store_capture(session: Session, application: CardApplication, capture: Biom
 def capture_biometrics(session: Session, actor: Actor, application_id: int, device: CaptureDevice) -> None:
     actor.require(*STAFF)
     application = _load(session, actor, application_id)
-    _store_capture(session, application, device.capture(f"application:{application.id}"), _now())
+    capture = device.capture(f"application:{application.id}")
+    _store_capture(session, application, capture, _now())
+    _event(session, actor, application.id, "captured", capture.device_id)
     session.flush()
 
 
@@ -249,6 +259,7 @@ def decide(session: Session, actor: Actor, application_id: int, approve: bool, n
         raise CardError("give the reason for the rejection")
     application.status = "approved" if approve else "rejected"
     application.decided_at, application.decided_by, application.decision_note = _now(), actor.username, note.strip()
+    _event(session, actor, application.id, application.status, note.strip())
     session.flush()
 
 
@@ -294,6 +305,7 @@ def _produce(session: Session, actor: Actor, application: CardApplication, batch
     card.chip_data = chip.build_chip_data(data, face, *chip_signer)
     card.qr_text = chip.build_qr_text(data, face, *chip_signer)
     application.status, application.batch_id = "produced", batch.id
+    _event(session, actor, application.id, "produced", f"{card.document_number}, batch {batch.id}")
     return card
 
 
@@ -334,6 +346,7 @@ def deliver(session: Session, actor: Actor, application_id: int) -> None:
     card = _card_of(session, application)
     card.status, card.delivered_at = "delivered", _now()
     application.status = "delivered"
+    _event(session, actor, application.id, "delivered")
     session.flush()
 
 
@@ -348,8 +361,10 @@ def activate(session: Session, actor: Actor, application_id: int) -> None:
                                                  Card.status.in_(HOLDING_STATUSES))).all()
     for old in earlier:
         old.status, old.revoked_at, old.revocation_reason = "superseded", _now(), "superseded"
+        _event(session, actor, old.application_id, "superseded", card.document_number)
     card.status, card.activated_at = "active", _now()
     application.status = "activated"
+    _event(session, actor, application.id, "activated")
     session.flush()
     if earlier:
         publish_status_list(session)
@@ -366,6 +381,7 @@ def report_loss(session: Session, actor: Actor, document_number: str, note: str 
     if card.revoked_at is not None:
         raise CardError(f"card {card.document_number} is already revoked ({card.revocation_reason})")
     card.status, card.revoked_at, card.revocation_reason = "lost", _now(), "lost"
+    _event(session, actor, application.id, "lost", note)
     session.flush()
     publish_status_list(session)
 
@@ -485,6 +501,8 @@ def get_application(session: Session, actor: Actor, application_id: int, purpose
         face_quality=biometrics.face_quality if biometrics else None,
         card=_card_view(card) if card else None, previous_cards=[_card_view(c) for c in previous],
         current_card_expires_on=holding.expires_on if holding else None,
+        events=[EventView(at=e.at, actor=e.actor, action=e.action, note=e.note) for e in session.scalars(
+            select(CardEvent).where(CardEvent.application_id == application.id).order_by(CardEvent.id))],
     )
 
 
@@ -678,6 +696,7 @@ def upload_capture(session: Session, actor: Actor, upload: CaptureUpload) -> Cap
             application = session.get(CardApplication, application_id)
             application.capture_key, application.capture_digest = upload.capture_id, digest
             _store_capture(session, application, capture, upload.captured_at)
+            _event(session, actor, application_id, "captured", f"{capture.device_id}, offline {upload.captured_at}")
             entry.application_id = application_id
             session.flush()
     except IntegrityError:
