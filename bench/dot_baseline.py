@@ -71,13 +71,13 @@ if not settings.configured:
     )
     django.setup()
 
-from django.core.asgi import get_asgi_application  # noqa: E402  (needs the settings above)
-from django.urls import include, path  # noqa: E402
-from oauth2_provider.oauth2_validators import OAuth2Validator  # noqa: E402
+from django.core.asgi import get_asgi_application
+from django.urls import include, path
+from oauth2_provider.oauth2_validators import OAuth2Validator
 
 
 class Validator(OAuth2Validator):
-    oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, "birthdate": "profile"}
+    oidc_claim_scope = {**OAuth2Validator.oidc_claim_scope, "birthdate": "profile"}  # noqa: RUF012 (DOT API)
 
     def get_additional_claims(self, request):
         user = request.user

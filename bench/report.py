@@ -112,7 +112,11 @@ def _oidc(results: list[dict]) -> list[str]:
                   f"| token exchanges /s | {dancu['token']['exchanges_per_s']} | {dot['token']['exchanges_per_s']} "
                   f"| **{r['token_ratio']}x** |",
                   f"| token exchange p50 / p95 ms | {dancu['token']['p50_ms']} / {dancu['token']['p95_ms']} "
-                  f"| {dot['token']['p50_ms']} / {dot['token']['p95_ms']} | |", ""]
+                  f"| {dot['token']['p50_ms']} / {dot['token']['p95_ms']} | |", "",
+                  "Every round (flows/s, exchanges/s), to show the noise of a shared machine: " + "; ".join(
+                      f"{name} " + ", ".join(f"{f['flows_per_s']}/{t['exchanges_per_s']}"
+                                             for f, t in zip(rounds["flow"], rounds["token"], strict=True))
+                      for name, rounds in r["all_rounds"].items()) + ".", ""]
     return lines
 
 

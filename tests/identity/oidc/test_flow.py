@@ -7,13 +7,14 @@ import datetime as dt
 
 from identity.eid.eid_helpers import OTHER_PIN, PARENT_PIN
 from oidc_helpers import (
-    AFTER_LOGOUT, authorization, authorize, citizen_account, code_from, consent, exchange, full_login,
+    AFTER_LOGOUT, authorization, authorize, citizen_account, code_from, consent, csrf_of, exchange, full_login,
     id_token_claims, id_token_kid, login, redirect_params, refresh, register,
 )
 from sqlalchemy import select
 
 from dancu import db
 from dancu.audit.models import AccessLogEntry
+from dancu.identity.eid.models import EidSession
 from dancu.identity.oidc import services
 from dancu.identity.oidc.models import SigningKey
 
@@ -113,8 +114,6 @@ def test_max_age_and_prompt_login_ask_for_a_fresh_login_and_prompt_none_never_sh
     forced = authorize(browser, authorization(rp, prompt="login")).headers["location"]
     assert "&prompt=login" in forced and "prompt%3Dlogin" not in forced, "the way back must not loop"
     with db.session_scope() as session:
-        from dancu.identity.eid.models import EidSession
-
         for row in session.scalars(select(EidSession)):
             row.auth_time = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
     stale = authorize(browser, authorization(rp, max_age="60")).headers["location"]
@@ -205,8 +204,6 @@ def test_connected_apps_page_lists_the_consent_and_withdrawing_it_revokes_the_to
     _, tokens = full_login(browser, rp_http, rp)
     page = browser.get("/me/apps")
     assert page.status_code == 200 and "iHaNoi" in page.text
-    from oidc_helpers import csrf_of
-
     withdrawn = browser.post(f"/me/apps/{rp.client_id}/revoke", data={"csrf_token": csrf_of(page.text)})
     assert withdrawn.status_code == 303
     assert rp_http.get("/api/oidc/userinfo",

@@ -11,12 +11,13 @@ from joserfc import jwt
 from joserfc.errors import InvalidClaimError
 from joserfc.jwk import KeySet
 from oidc_helpers import (
-    authorization, authorize, citizen_account, code_from, consent, csrf_of, exchange, full_login, login,
+    ADMIN, RP, authorization, authorize, citizen_account, code_from, consent, csrf_of, exchange, full_login, login,
     redirect_params, refresh, register,
 )
 from sqlalchemy import func, select
 
 from dancu import db
+from dancu.identity.oidc import services
 from dancu.identity.oidc.models import AuthorizationCode, Consent, RelyingParty
 
 
@@ -96,14 +97,9 @@ def test_redirect_uri_at_the_token_endpoint_must_equal_the_authorization_one(bro
     citizen_account(PARENT_PIN)
     login(browser, PARENT_PIN)
     with db.session_scope() as session:
-        from dancu.identity.oidc import services
-        from oidc_helpers import ADMIN
-
         client, secret = services.register_client(session, ADMIN, services.Registration(
             name="Two callbacks", redirect_uris=["http://localhost:8765/callback", "http://localhost:8765/other"],
             post_logout_redirect_uris=[], allowed_claims=["name"]))
-        from oidc_helpers import RP
-
         rp = RP(client.client_id, secret)
     request, code = _code(browser, rp)
     answer = exchange(rp_http, request, code, redirect_uri="http://localhost:8765/other")
@@ -125,7 +121,7 @@ def test_id_token_always_carries_the_requested_nonce(browser, rp_http, logged_in
 
 def test_relying_party_rejects_an_id_token_whose_nonce_is_not_the_one_it_sent(browser, rp_http, logged_in):
     """The relying party's side, with authlib's ID token validation as the example app uses it."""
-    request, tokens = full_login(browser, rp_http, logged_in, nonce="sent-by-this-login")
+    _, tokens = full_login(browser, rp_http, logged_in, nonce="sent-by-this-login")
     keys = KeySet.import_key_set(rp_http.get("/oidc/jwks").json())
     decoded = jwt.decode(tokens["id_token"], keys).claims
     accepted = CodeIDToken(decoded, {"alg": "RS256"}, params={"nonce": "sent-by-this-login",

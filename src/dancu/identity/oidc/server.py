@@ -202,7 +202,7 @@ def _grantee_of_token(row: Token, client: Client) -> Grantee:
 class S256Required(CodeChallenge):
     """PKCE with S256 on every authorization request, public or confidential client."""
 
-    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+    SUPPORTED_CODE_CHALLENGE_METHOD = ("S256",)
 
     def validate_code_challenge(self, grant, redirect_uri):
         data = grant.request.payload.data
@@ -220,7 +220,7 @@ class S256Required(CodeChallenge):
 
 
 class CodeGrant(grants.AuthorizationCodeGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = [*SECRET_METHODS, "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = (*SECRET_METHODS, "none")
 
     @property
     def db(self) -> Session:
@@ -265,7 +265,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
 
 
 class RefreshGrant(grants.RefreshTokenGrant):
-    TOKEN_ENDPOINT_AUTH_METHODS = [*SECRET_METHODS, "none"]
+    TOKEN_ENDPOINT_AUTH_METHODS = (*SECRET_METHODS, "none")
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token):
@@ -316,7 +316,7 @@ class DancuOpenIDCode(OpenIDCode):
 
 
 class Revocation(RevocationEndpoint):
-    CLIENT_AUTH_METHODS = [*SECRET_METHODS, "none"]
+    CLIENT_AUTH_METHODS = (*SECRET_METHODS, "none")
 
     def query_token(self, token_string, token_type_hint):
         return self.server.find_token(token_string, token_type_hint)
@@ -329,7 +329,7 @@ class Revocation(RevocationEndpoint):
 
 
 class Introspection(IntrospectionEndpoint):
-    CLIENT_AUTH_METHODS = list(SECRET_METHODS)
+    CLIENT_AUTH_METHODS = SECRET_METHODS
 
     def query_token(self, token_string, token_type_hint):
         return self.server.find_token(token_string, token_type_hint)
