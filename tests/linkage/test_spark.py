@@ -62,3 +62,13 @@ def test_a_model_trained_on_duckdb_scores_the_same_on_spark(records, spark):
 def test_an_unknown_engine_is_refused(records):
     with pytest.raises(ValueError, match="unknown engine"):
         DedupeModel(records, engine="sqlite")
+
+
+def test_the_cli_offers_the_engines_and_refuses_others(write_city):
+    from typer.testing import CliRunner
+
+    from dancu.cli import app
+
+    path, truth = write_city(10, seed=1, errors=0.0)
+    result = CliRunner().invoke(app, ["linkage", "evaluate", str(path), "--truth", str(truth), "--engine", "sqlite"])
+    assert result.exit_code == 2 and "duckdb" in result.output and "spark" in result.output, result.output

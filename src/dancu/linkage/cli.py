@@ -37,6 +37,7 @@ app.add_typer(review_app, name="review")
 _THRESHOLD = typer.Option(0.95, "--threshold", min=0.0, max=1.0,
                           help="Match probability from which a pair is a duplicate.")
 _THREADS = typer.Option(None, "--threads", min=1, help="DuckDB threads (default: one per core).")
+_ENGINE = typer.Option("duckdb", "--engine", help="duckdb (default, one machine) or spark (pyspark; needs Java).")
 _JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress display.")
 
@@ -100,6 +101,7 @@ def run(
     review_threshold: float = typer.Option(0.5, "--review-threshold", min=0.0, max=1.0,
                                            help="Pairs from this probability are kept for clerical review."),
     threads: int = _THREADS,
+    engine: str = _ENGINE,
     as_json: bool = _JSON,
     quiet: bool = _QUIET,
 ) -> None:
@@ -107,7 +109,7 @@ def run(
     if (file is None) == (not register):
         typer.echo("error: give a FILE or --register (not both)", err=True)
         raise typer.Exit(2)
-    options = _options(threshold=threshold, review_threshold=review_threshold, threads=threads)
+    options = _options(threshold=threshold, review_threshold=review_threshold, threads=threads, engine=engine)
     try:
         with session_scope() as session, _steps(quiet or as_json) as steps:
             summary = services.run_linkage(session, cli_actor(), path=file, purpose=purpose,
@@ -164,6 +166,7 @@ def evaluate(
                                     help="Match probability from which a pair is a duplicate (default 0.95, "
                                          "or the run's)."),
     threads: int = _THREADS,
+    engine: str = _ENGINE,
     as_json: bool = _JSON,
     quiet: bool = _QUIET,
 ) -> None:
@@ -194,7 +197,7 @@ def evaluate(
     if truth is None:
         typer.echo("error: FILE needs --truth", err=True)
         raise typer.Exit(2)
-    options = _options(threshold=0.95 if threshold is None else threshold, threads=threads)
+    options = _options(threshold=0.95 if threshold is None else threshold, threads=threads, engine=engine)
     try:
         with session_scope() as session, _steps(quiet or as_json) as steps:
             decisions = review.decision_labels(session, run) if run else None

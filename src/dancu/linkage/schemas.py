@@ -19,6 +19,7 @@ class LinkageOptions(BaseModel):
     threshold: float = Field(0.95, gt=0, lt=1)
     review_threshold: float = Field(0.5, gt=0, lt=1)
     threads: int | None = Field(None, ge=1, description="DuckDB threads (default: one per core)")
+    engine: Literal["duckdb", "spark"] = Field("duckdb", description="duckdb (one machine) or spark (pyspark, Java)")
     seed: int = 42
     u_sample_pairs: float = Field(1e6, gt=0, description="random pairs sampled to estimate u")
     em_max_pairs: float = Field(5e6, gt=0, description="at most this many pairs per EM round")

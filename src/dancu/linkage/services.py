@@ -90,7 +90,7 @@ def dedupe(records: pa.Table, options: LinkageOptions, steps: Steps | None = Non
     With ``truth``, also count the candidate pairs that are true pairs (the blocking rules' recall).
     """
     steps = steps or SilentSteps()
-    model = DedupeModel(records, threads=options.threads, seed=options.seed,
+    model = DedupeModel(records, engine=options.engine, threads=options.threads, seed=options.seed,
                         u_sample_pairs=options.u_sample_pairs, em_max_pairs=options.em_max_pairs)
     try:
         steps.step("training (u by sampling, m by EM)")
