@@ -16,7 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from dancu.accounts.models import Role
 from dancu.identity.oidc import services
 from dancu.identity.oidc.schemas import ActiveIn, ClientCreated, ClientIn, ClientOut, ClientUpdate, SecretOut
-from dancu.identity.oidc.server import issuer_of, provider, read_request
+from dancu.identity.oidc.server import MalformedRequest, issuer_of, malformed_response, provider, read_request
 from dancu.web.deps import ApiActor, DbSession
 
 protocol = APIRouter(include_in_schema=False)
@@ -70,27 +70,39 @@ def jwks(session: DbSession) -> JSONResponse:
 
 @protocol.post(TOKEN_PATH)
 async def token(request: Request, session: DbSession) -> Response:
-    oauth_request = await read_request(request)
+    try:
+        oauth_request = await read_request(request)
+    except MalformedRequest as error:
+        return malformed_response(error)
     return await run_in_threadpool(lambda: provider(session, request).create_token_response(oauth_request))
 
 
 @protocol.post(REVOCATION_PATH)
 async def revoke(request: Request, session: DbSession) -> Response:
-    oauth_request = await read_request(request)
+    try:
+        oauth_request = await read_request(request)
+    except MalformedRequest as error:
+        return malformed_response(error)
     return await run_in_threadpool(
         lambda: provider(session, request).create_endpoint_response("revocation", oauth_request))
 
 
 @protocol.post(INTROSPECTION_PATH)
 async def introspect(request: Request, session: DbSession) -> Response:
-    oauth_request = await read_request(request)
+    try:
+        oauth_request = await read_request(request)
+    except MalformedRequest as error:
+        return malformed_response(error)
     return await run_in_threadpool(
         lambda: provider(session, request).create_endpoint_response("introspection", oauth_request))
 
 
 @protocol.api_route(USERINFO_PATH, methods=["GET", "POST"])
 async def userinfo(request: Request, session: DbSession) -> Response:
-    oauth_request = await read_request(request)
+    try:
+        oauth_request = await read_request(request)
+    except MalformedRequest as error:
+        return malformed_response(error)
     return await run_in_threadpool(lambda: provider(session, request).userinfo_response(oauth_request))
 
 

@@ -11,14 +11,15 @@ from authlib.oauth2 import OAuth2Error
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import ImmutableMultiDict
 from starlette.exceptions import HTTPException
 
 from dancu.accounts.models import Role
 from dancu.accounts.services import Actor
 from dancu.identity.eid import services as eid
 from dancu.identity.oidc import services
-from dancu.identity.oidc.server import ProviderServer, WebRequest, login_redirect, provider, read_request
+from dancu.identity.oidc.server import (
+    MalformedRequest, ProviderServer, WebRequest, login_redirect, provider, read_request,
+)
 from dancu.web.deps import DbSession, page_actor_with
 from dancu.web.forms import FormErrors
 from dancu.web.security import CONTENT_SECURITY_POLICY
@@ -131,9 +132,17 @@ def _consent_page(request: Request, client, asked: list[str], consent, level: in
     return response
 
 
+def _malformed_page(request: Request, error: MalformedRequest) -> HTMLResponse:
+    return render(request, "oidc/error.html", {"error": "invalid_request", "description": str(error)},
+                  status_code=400)
+
+
 @router.get("/oidc/authorize")
 async def authorize(request: Request, session: DbSession) -> Response:
-    oauth_request = await read_request(request)
+    try:
+        oauth_request = await read_request(request)
+    except MalformedRequest as error:
+        return _malformed_page(request, error)
     return await run_in_threadpool(_authorize, request, session, oauth_request, None)
 
 
@@ -142,7 +151,10 @@ async def answer_consent(request: Request, session: DbSession) -> Response:
     form = await request.form()
     answer = {"decision": form.get("decision"), "claims": set(form.getlist("claim"))}
     # The authorization parameters ride in the query string, exactly as the relying party sent them.
-    oauth_request = WebRequest(request, ImmutableMultiDict())
+    try:
+        oauth_request = await read_request(request)
+    except MalformedRequest as error:
+        return _malformed_page(request, error)
     return await run_in_threadpool(_authorize, request, session, oauth_request, answer)
 
 
@@ -170,7 +182,10 @@ def _logout(request: Request, session, oauth_request: WebRequest) -> Response:
 
 @router.get("/oidc/logout")
 async def logout(request: Request, session: DbSession) -> Response:
-    oauth_request = await read_request(request)
+    try:
+        oauth_request = await read_request(request)
+    except MalformedRequest as error:
+        return _malformed_page(request, error)
     return await run_in_threadpool(_logout, request, session, oauth_request)
 
 

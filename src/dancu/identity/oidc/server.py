@@ -76,9 +76,28 @@ class _Payload(OAuth2Payload):
         return self._datalist
 
 
+class MalformedRequest(ValueError):
+    """A parameter holds characters no OAuth parameter may hold (RFC 6749 appendix A: printable ASCII)."""
+
+
+def _printable_ascii(text: str) -> bool:
+    return all(" " <= ch <= "~" for ch in text)
+
+
 async def read_request(request: Request) -> WebRequest:
     form = await request.form() if request.method == "POST" else ImmutableMultiDict()
-    return WebRequest(request, ImmutableMultiDict([(k, v) for k, v in form.multi_items() if isinstance(v, str)]))
+    fields = ImmutableMultiDict([(k, v) for k, v in form.multi_items() if isinstance(v, str)])
+    for key, value in [*request.query_params.multi_items(), *fields.multi_items()]:
+        # authlib echoes some values in error descriptions, which must be printable ASCII.
+        if not (_printable_ascii(key) and _printable_ascii(value)):
+            raise MalformedRequest(f"parameter {key.encode('ascii', 'replace').decode()!r} holds characters "
+                                   "outside printable ASCII; percent-encode it")
+    return WebRequest(request, fields)
+
+
+def malformed_response(error: MalformedRequest) -> JSONResponse:
+    return JSONResponse({"error": "invalid_request", "error_description": str(error)}, status_code=400,
+                        headers={"Cache-Control": "no-store"})
 
 
 class Client(ClientMixin):
