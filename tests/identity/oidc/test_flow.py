@@ -10,13 +10,13 @@ from oidc_helpers import (
     AFTER_LOGOUT, authorization, authorize, citizen_account, code_from, consent, csrf_of, exchange, full_login,
     id_token_claims, id_token_kid, login, redirect_params, refresh, register,
 )
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dancu import db
 from dancu.audit.models import AccessLogEntry
 from dancu.identity.eid.models import EidSession
 from dancu.identity.oidc import services
-from dancu.identity.oidc.models import SigningKey
+from dancu.identity.oidc.models import AuthorizationCode, SigningKey, Token
 
 
 def test_discovery_names_every_endpoint_and_the_key_set_verifies_id_tokens(browser, rp_http):
@@ -210,3 +210,24 @@ def test_connected_apps_page_lists_the_consent_and_withdrawing_it_revokes_the_to
                        headers={"Authorization": f"Bearer {tokens['access_token']}"}).status_code == 401
     assert refresh(rp_http, rp, tokens["refresh_token"]).json()["error"] == "invalid_grant"
     assert authorize(browser, authorization(rp)).status_code == 200, "the consent screen shows again"
+
+
+def test_purge_deletes_only_codes_and_tokens_that_can_no_longer_serve(browser, rp_http):
+    citizen_account(PARENT_PIN)
+    rp = register()
+    login(browser, PARENT_PIN)
+    _, old = full_login(browser, rp_http, rp)
+    _, live = full_login(browser, rp_http, rp)
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=40)
+    with db.session_scope() as session:
+        for code in session.scalars(select(AuthorizationCode).order_by(AuthorizationCode.id).limit(1)):
+            code.expires_at = long_ago
+        first = session.scalar(select(Token).order_by(Token.id).limit(1))
+        first.access_expires_at = first.refresh_expires_at = long_ago
+    with db.session_scope() as session:
+        assert services.purge_expired(session) == (1, 1)
+    with db.session_scope() as session:
+        assert session.scalar(select(func.count()).select_from(AuthorizationCode)) == 1
+    assert rp_http.get("/api/oidc/userinfo", headers={"Authorization": f"Bearer {live['access_token']}"}) \
+        .status_code == 200
+    assert refresh(rp_http, rp, old["refresh_token"]).json()["error"] == "invalid_grant"

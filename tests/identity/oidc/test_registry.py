@@ -113,6 +113,7 @@ def test_cli_registers_a_client_and_rotates_keys(database_url):
     listed = runner.invoke(cli, ["oidc", "clients"])
     assert credentials["client_id"] in listed.output
     assert runner.invoke(cli, ["oidc", "rotate-keys"]).exit_code == 0
+    assert runner.invoke(cli, ["oidc", "purge"]).output.strip() == "deleted 0 code(s) and 0 token(s)"
     rotated = runner.invoke(cli, ["oidc", "rotate-keys", "--propagation-hours", "2"])
     assert rotated.exit_code == 0 and "new key" in rotated.output
     assert len(runner.invoke(cli, ["oidc", "keys"]).output.strip().splitlines()) == 2

@@ -63,3 +63,11 @@ def clients() -> None:
             state = "active" if client.active else "suspended"
             typer.echo(f"{client.client_id}  {client.name}  {kind}  level>={client.min_level}  {state}  "
                        f"{' '.join(client.redirect_uris)}")
+
+
+@app.command("purge")
+def purge() -> None:
+    """Delete expired authorization codes and tokens (run daily)."""
+    with session_scope() as session:
+        codes, tokens = services.purge_expired(session)
+    typer.echo(f"deleted {codes} code(s) and {tokens} token(s)")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from joserfc.jwk import KeySet, RSAKey
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from dancu.accounts.services import Actor, Role
@@ -389,3 +389,19 @@ def revoke_account_tokens(session: Session, account_id: int, client_id: str | No
     if client_id is not None:
         query = query.where(Token.client_id == client_id)
     session.execute(query.values(revoked_at=now()))
+
+
+# Used codes are kept this long after expiry so that a late replay still revokes what the first use got.
+CODE_RETENTION = dt.timedelta(days=1)
+
+
+def purge_expired(session: Session) -> tuple[int, int]:
+    """Deletes codes past their retention and tokens that can no longer be used; returns (codes, tokens)."""
+    moment = now()
+    codes = session.execute(delete(AuthorizationCode)
+                            .where(AuthorizationCode.expires_at < moment - CODE_RETENTION)).rowcount
+    tokens = session.execute(delete(Token).where(or_(
+        Token.refresh_expires_at < moment,
+        Token.refresh_expires_at.is_(None) & (Token.access_expires_at < moment),
+        Token.revoked_at.is_not(None) & (Token.access_expires_at < moment)))).rowcount
+    return codes, tokens
