@@ -326,7 +326,8 @@ def reconcile(session: Session, actor: Actor, dataset_id: int, purpose: str, sta
         fields = json.loads(record.fields)
         conflicts = json.loads(link.conflicts) if link else {}
         rows.append(ReconciliationRow(
-            record_id=record.record_id, full_name=_name(fields), birth_date=fields.get("birth_date", ""),
+            record_id=record.record_id, full_name=_name(fields),
+            birth_date=PartialDate.parse(fields.get("birth_date", "")).display(),
             status="unmatched" if link is None else "conflicting" if conflicts else "matched",
             person_id=link.person_id if link else None, match_probability=link.match_probability if link else None,
             conflicts=conflicts))
@@ -367,7 +368,7 @@ def links_of_person(session: Session, actor: Actor, person_id: int, purpose: str
                             .where(AgencyLink.person_id.in_(ids)).order_by(AgencyDataset.id, AgencyLink.id))
     links = [AgencyLinkView(dataset_id=d.id, kind=d.kind, dataset_name=d.name, record_id=link.record_id,
                             person_id=link.person_id, full_name=_name(json.loads(r.fields)),
-                            birth_date=json.loads(r.fields).get("birth_date", ""),
+                            birth_date=PartialDate.parse(json.loads(r.fields).get("birth_date", "")).display(),
                             match_probability=link.match_probability, conflicts=json.loads(link.conflicts))
              for link, d, r in found]
     sources = []

@@ -38,9 +38,9 @@ PAGE_SIZE = 20
 BANDS = {"strong": (15.0, None), "likely": (5.0, 15.0), "doubtful": (None, 5.0)}
 
 
-def _purpose(request: Request) -> str:
-    """The purpose the user stated last in this session (the registry's search form), else clerical review."""
-    return request.session.get("purpose") or t("linkage.default_purpose", request_lang(request))
+def _purpose(request: Request, default: str = "linkage.default_purpose") -> str:
+    """The purpose the user stated last in this session (the registry's search form), else the page's own."""
+    return request.session.get("purpose") or t(default, request_lang(request))
 
 
 def _flash(request: Request, key: str, error: str | None = None) -> None:
@@ -228,14 +228,15 @@ def reconciliation_page(
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> HTMLResponse:
     lang = request_lang(request)
+    purpose = _purpose(request, "linkage.reconcile_purpose")
     try:
-        report = agency.reconcile(session, actor, dataset_id, _purpose(request),
+        report = agency.reconcile(session, actor, dataset_id, purpose,
                                   status if status in agency.STATUSES else None, page, PAGE_SIZE)
     except agency.DatasetNotFound as exc:
         return render(request, "error.html", {"status": 404, "message": service_message(str(exc), lang)},
                       actor=actor, status_code=404)
     return render(request, "linkage/reconciliation.html", {
-        "section": "linkage", "report": report, "statuses": agency.STATUSES, "fields": agency.RECONCILED_FIELDS,
+        "section": "linkage", "report": report, "statuses": agency.STATUSES, "purpose": purpose,
         "pages": max(1, -(-report.total // PAGE_SIZE)),
     }, actor=actor)
 
@@ -249,7 +250,7 @@ def reconciliation_csv(
     status: Annotated[str, Query(max_length=12)] = "",
 ) -> Response:
     try:
-        report = agency.reconcile(session, actor, dataset_id, _purpose(request),
+        report = agency.reconcile(session, actor, dataset_id, _purpose(request, "linkage.reconcile_purpose"),
                                   status if status in agency.STATUSES else None, page_size=None)
     except agency.DatasetNotFound:
         return Response(status_code=404)
@@ -263,7 +264,7 @@ def reconciliation_csv(
 @router.get("/persons/{person_id}/links")
 def person_links(request: Request, session: DbSession, actor: ReviewerActor, person_id: IdPath) -> HTMLResponse:
     try:
-        links = agency.links_of_person(session, actor, person_id, _purpose(request))
+        links = agency.links_of_person(session, actor, person_id, _purpose(request, "linkage.links_purpose"))
     except (registry.PersonNotFound, ValidationError):
         return HTMLResponse("", status_code=404)
     return render(request, "linkage/_person_links.html", {"links": links, "person_id": person_id}, actor=actor)
