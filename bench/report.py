@@ -130,13 +130,14 @@ def _linkage(results: list[dict]) -> list[str]:
                   f"{r['people']:,} persons, {d['rows']:,} records ({d['duplicates']:,} duplicate registrations, "
                   f"{d['duplicates'] / d['rows']:.1%}; {d['erroneous_rows']:,} rows with an injected error), "
                   f"{r['true_pairs']:,} true pairs; match probability ≥ {r['threshold']}; {r['threads']} threads.",
-                  "", "| method | precision | recall | F1 | wall s | CPU s | time / Splink untuned |",
-                  "|---|---:|---:|---:|---:|---:|---:|"]
+                  "", "| method | precision | recall | F1 | wall s | CPU s (this process) | time / Splink untuned "
+                  "| load average at start |",
+                  "|---|---:|---:|---:|---:|---:|---:|---:|"]
         splink_seconds = r["results"].get("splink_untuned", {}).get("seconds")
         for name, k in r["results"].items():
             ratio = f"{k['seconds'] / splink_seconds:.2f}x" if splink_seconds else "–"
             lines.append(f"| {labels.get(name, name)} | {k['precision']:.4f} | {k['recall']:.4f} | **{k['f1']:.4f}** "
-                         f"| {k['seconds']:,} | {k['cpu_seconds']:,} | {ratio} |")
+                         f"| {k['seconds']:,} | {k['cpu_seconds']:,} | {ratio} | {k['load_average_before']} |")
         lines.append("")
     return lines
 
