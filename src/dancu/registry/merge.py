@@ -28,7 +28,14 @@ from dancu.crypto import decrypt_text, encrypt_text
 from dancu.db import Base
 from dancu.registry import services
 from dancu.registry.dates import PartialDate
-from dancu.registry.models import BigId, Household, HouseholdMember, Person, RegistryEvent, Residence
+from dancu.registry.models import (
+    BigId,
+    Household,
+    HouseholdMember,
+    Person,
+    RegistryEvent,
+    Residence,
+)
 from dancu.text import normalize
 
 # Values the survivor takes from the retired record when it has none of its own.
