@@ -99,3 +99,39 @@ def session(database_url: str) -> Iterator[Session]:
 @pytest.fixture
 def is_postgres() -> bool:
     return bool(POSTGRES_URL)
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """The one headless Chromium of this test process: Playwright's sync API allows one per thread."""
+    from web_helpers import CHROMIUM_ARGS
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=os.environ.get("DANCU_CHROMIUM", "/usr/bin/chromium"),
+                                     headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def open_page(chromium):
+    """``open_page(base_url)``: a fresh 1366x900 vi-VN page that keeps its console errors in
+    ``page.console_errors`` (minus messages containing one of ``ignore_console``); closed after the test."""
+    contexts = []
+
+    def open_(base_url: str, *, accept_downloads: bool = False, ignore_console: tuple[str, ...] = ()):
+        context = chromium.new_context(base_url=base_url, viewport={"width": 1366, "height": 900}, locale="vi-VN",
+                                       accept_downloads=accept_downloads)
+        contexts.append(context)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda message: errors.append(message.text)
+                if message.type == "error" and not any(part in message.text for part in ignore_console) else None)
+        page.console_errors = errors
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+

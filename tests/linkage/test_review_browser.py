@@ -6,7 +6,6 @@ Screenshots (Vietnamese and English) go to /tmp/dancu-linkage-screens for a pers
 from __future__ import annotations
 
 import csv
-import os
 import re
 import sys
 from pathlib import Path
@@ -81,20 +80,12 @@ def registry_rows(session) -> list[tuple[str, str, str]]:
 
 
 @pytest.fixture
-def page(pair_to_review):
+def page(pair_to_review, open_page):
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "--factory", "dancu.web.app:create_app", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning"]
-    with serving(command, port, timeout=30) as base, playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=os.environ.get("DANCU_CHROMIUM", "/usr/bin/chromium"),
-                                    headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=base, viewport={"width": 1366, "height": 900}, locale="vi-VN")
-        opened = context.new_page()
-        errors: list[str] = []
-        opened.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
-        opened.console_errors = errors
-        yield opened
-        browser.close()
+    with serving(command, port, timeout=30) as base:
+        yield open_page(base)
 
 
 def _shot(page, name: str) -> None:

@@ -6,13 +6,12 @@ the environment (``database_url``), exactly as ``dancu serve`` would.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 
 import pytest
 from serving import free_port, serving
-from web_helpers import AN_PIN, BINH_PIN, CHROMIUM_ARGS, PASSWORD, Seed, add_person
+from web_helpers import AN_PIN, BINH_PIN, PASSWORD, Seed, add_person
 
 from dancu.accounts.models import Role
 from dancu.accounts.services import SYSTEM, create_user
@@ -48,19 +47,10 @@ def server(seed) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture(scope="session")
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=os.environ.get("DANCU_CHROMIUM", "/usr/bin/chromium"),
-                                     headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
 
 @pytest.fixture
-def page(browser, server):
-    context = browser.new_context(base_url=server, viewport={"width": 1366, "height": 900}, locale="vi-VN")
+def page(chromium, server):
+    context = chromium.new_context(base_url=server, viewport={"width": 1366, "height": 900}, locale="vi-VN")
     opened = context.new_page()
     errors: list[str] = []
     # Forms answer invalid input with 422 on purpose; anything else (a CSP violation, a missing asset) is a bug.

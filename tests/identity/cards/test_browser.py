@@ -30,20 +30,8 @@ def server(approver, make_person):
 
 
 @pytest.fixture
-def page(server):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=os.environ.get("DANCU_CHROMIUM", "/usr/bin/chromium"),
-                                    headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=server, viewport={"width": 1366, "height": 900}, locale="vi-VN",
-                                      accept_downloads=True)
-        opened = context.new_page()
-        errors = []
-        opened.on("console", lambda m: errors.append(m.text)
-                  if m.type == "error" and "status of 422" not in m.text else None)
-        opened.console_errors = errors
-        yield opened
-        browser.close()
+def page(server, open_page):
+    return open_page(server, accept_downloads=True, ignore_console=("status of 422",))
 
 
 def _shot(page, name):
@@ -61,7 +49,7 @@ def test_capture_to_activation_then_public_verification(page, tmp_path):
     page.fill("#username", "canbo.tp")
     page.fill("#password", PASSWORD)
     page.click("button[type=submit]")
-    page.get_by_role("link", name="Thẻ căn cước").click()
+    page.get_by_role("navigation", name="Điều hướng chính").get_by_role("link", name="Thẻ căn cước").click()
     page.get_by_role("link", name="Tiếp nhận hồ sơ").first.click()
     page.fill("#pin", "079196000456")
     page.select_option("#kind", "first")

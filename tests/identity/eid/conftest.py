@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from eid_helpers import CHROMIUM_ARGS, STAFF_PASSWORD, Citizens, seed_citizens
+from eid_helpers import STAFF_PASSWORD, Citizens, seed_citizens
 from serving import free_port, serving
 
 from dancu.accounts.models import Role
@@ -41,19 +41,10 @@ def server(citizens) -> Iterator[str]:
         yield f"http://localhost:{port}"
 
 
-@pytest.fixture(scope="session")
-def browser():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=os.environ.get("DANCU_CHROMIUM", "/usr/bin/chromium"),
-                                     headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
-
 
 @pytest.fixture
-def context(browser, server):
-    opened = browser.new_context(base_url=server, viewport={"width": 1366, "height": 900}, locale="vi-VN")
+def context(chromium, server):
+    opened = chromium.new_context(base_url=server, viewport={"width": 1366, "height": 900}, locale="vi-VN")
     yield opened
     opened.close()
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from identity.eid.eid_helpers import CHROMIUM_ARGS, PARENT_PIN
+from identity.eid.eid_helpers import PARENT_PIN
 from oidc_helpers import ADMIN, CITIZEN_PASSWORD, citizen_account
 from serving import free_port, serving
 
@@ -44,15 +43,6 @@ def example_rp(dancu_server, monkeypatch) -> Iterator[str]:
                   "--port", str(port), "--log-level", "warning"], port, timeout=30):
         yield base
 
-
-@pytest.fixture
-def chromium():
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=os.environ.get("DANCU_CHROMIUM", "/usr/bin/chromium"),
-                                     headless=True, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def _shot(page, name: str) -> None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
 import pytest
-from identity.eid.eid_helpers import CHROMIUM_ARGS, login_citizen
+from identity.eid.eid_helpers import login_citizen
 from playwright.sync_api import expect
 from serving import free_port, serving
 from signing_helpers import LEVEL2_PIN, PASSWORD
@@ -29,20 +28,8 @@ def server(citizens):
 
 
 @pytest.fixture
-def page(server):
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=os.environ.get("DANCU_CHROMIUM", "/usr/bin/chromium"),
-                                    headless=True, args=CHROMIUM_ARGS)
-        context = browser.new_context(base_url=server, viewport={"width": 1366, "height": 900}, locale="vi-VN",
-                                      accept_downloads=True)
-        opened = context.new_page()
-        errors: list[str] = []
-        opened.on("console", lambda message: errors.append(message.text)
-                  if message.type == "error" and "status of 422" not in message.text else None)
-        opened.console_errors = errors
-        yield opened
-        browser.close()
+def page(server, open_page):
+    return open_page(server, accept_downloads=True, ignore_console=("status of 422",))
 
 
 def _shot(page, name: str) -> None:
