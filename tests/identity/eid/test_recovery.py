@@ -14,14 +14,14 @@ NEW_PASSWORD = "mot-mat-khau-moi-2027"
 
 
 @pytest.mark.browser
-def test_reset_by_phone_code_signs_old_sessions_out(browser, server, citizens, data_dir):
+def test_reset_by_phone_code_signs_old_sessions_out(chromium, server, citizens, data_dir):
     with db.session_scope() as session:
         eid.create_account(session, pin=PARENT_PIN, phone="0912345678", password=CITIZEN_PASSWORD)
-    old = browser.new_context(base_url=server, locale="vi-VN")
+    old = chromium.new_context(base_url=server, locale="vi-VN")
     old_page = old.new_page()
     login_citizen(old_page, server, PARENT_PIN, CITIZEN_PASSWORD)
 
-    context = browser.new_context(base_url=server, locale="vi-VN")
+    context = chromium.new_context(base_url=server, locale="vi-VN")
     page = context.new_page()
     page.goto("/eid/login")
     page.click("text=Quên mật khẩu?")
@@ -55,13 +55,13 @@ def test_unknown_or_phoneless_pins_look_the_same_and_never_reset(session, citize
 
 
 @pytest.mark.browser
-def test_change_password_and_phone_while_signed_in(browser, server, citizens, data_dir):
+def test_change_password_and_phone_while_signed_in(chromium, server, citizens, data_dir):
     with db.session_scope() as session:
         eid.create_account(session, pin=PARENT_PIN, phone="0912345678", password=CITIZEN_PASSWORD)
-    other = browser.new_context(base_url=server, locale="vi-VN")
+    other = chromium.new_context(base_url=server, locale="vi-VN")
     other_page = other.new_page()
     login_citizen(other_page, server, PARENT_PIN, CITIZEN_PASSWORD)
-    context = browser.new_context(base_url=server, locale="en-US")
+    context = chromium.new_context(base_url=server, locale="en-US")
     page = context.new_page()
     login_citizen(page, server, PARENT_PIN, CITIZEN_PASSWORD, next="/me/security")
 

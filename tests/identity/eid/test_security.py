@@ -96,11 +96,11 @@ def test_every_e_id_form_refuses_a_post_without_the_csrf_token(server, citizens)
         assert client.get("/me").status_code == 200  # and the session is still signed in
 
 
-def test_remote_sign_out_ends_the_other_browser_at_once(browser, server, citizens):
+def test_remote_sign_out_ends_the_other_browser_at_once(chromium, server, citizens):
     _account()
-    laptop = browser.new_context(base_url=server, locale="vi-VN",
+    laptop = chromium.new_context(base_url=server, locale="vi-VN",
                                  user_agent="Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0")
-    phone = browser.new_context(base_url=server, locale="vi-VN",
+    phone = chromium.new_context(base_url=server, locale="vi-VN",
                                 user_agent="Mozilla/5.0 (Linux; Android 15) Chrome/156.0 Mobile")
     laptop_page, phone_page = laptop.new_page(), phone.new_page()
     login_citizen(phone_page, server, PARENT_PIN, CITIZEN_PASSWORD)
@@ -121,9 +121,9 @@ def test_remote_sign_out_ends_the_other_browser_at_once(browser, server, citizen
     phone.close()
 
 
-def test_guardian_holds_and_switches_to_a_child_account(browser, server, citizens):
+def test_guardian_holds_and_switches_to_a_child_account(chromium, server, citizens):
     _account(level=2)
-    context = browser.new_context(base_url=server, locale="vi-VN")
+    context = chromium.new_context(base_url=server, locale="vi-VN")
     page = context.new_page()
     login_citizen(page, server, PARENT_PIN, CITIZEN_PASSWORD, next="/me/dependents")
     assert "Nguyễn Thị Ánh" in page.locator("#eid-dependents").inner_text()

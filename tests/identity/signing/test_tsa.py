@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 
 import pytest
@@ -44,7 +43,8 @@ def test_a_timestamp_token_validates_under_the_dancu_ca(client):
     assert tst_info["nonce"].native == 20261129
     with db.new_session() as session:
         context = pades.validation_context(session)
-    status = asyncio.run(validate_tst_signed_data(signed_data, context, expected_tst_imprint=lambda _algorithm: digest))
+    # pades._run: this test process may already run an event loop (Playwright's sync API)
+    status = pades._run(validate_tst_signed_data(signed_data, context, expected_tst_imprint=lambda _algorithm: digest))
     assert status["intact"] and status["valid"] and status["trust_problem_indic"] is None
     assert "Time-Stamping" in status["signing_cert"].subject.human_friendly
 
