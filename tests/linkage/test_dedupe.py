@@ -88,9 +88,9 @@ def test_register_is_read_through_the_export_and_the_read_is_logged(session, wri
     summary = services.run_linkage(session, ADMIN, path=None, purpose="duplicate check of the register",
                                    out_dir=tmp_path, options=QUICK)
     assert summary.records == loaded and summary.source == services.REGISTER_SOURCE
-    entry = session.scalars(select(AccessLogEntry).where(AccessLogEntry.action == "linkage.read")).one()
-    assert (entry.actor, entry.purpose, entry.detail) == ("linker", "duplicate check of the register",
-                                                          f"{loaded} persons")
+    entry = session.scalars(select(AccessLogEntry).where(AccessLogEntry.action == "export")).one()
+    assert (entry.actor, entry.subject_type, entry.purpose, entry.detail) == (
+        "linker", "register", "duplicate check of the register", "file=register.csv")
     # record ids of a register run are person ids
     stored = session.scalars(select(LinkagePair.left_record).where(LinkagePair.run_id == summary.run_id)).all()
     assert stored and all(record.isdigit() for record in stored)

@@ -24,9 +24,7 @@ import pyarrow.compute as pc
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from dancu.accounts.models import Role
 from dancu.accounts.services import Actor
-from dancu.audit.services import record_access, require_purpose
 from dancu.linkage.model import DedupeModel, ScoredPair
 from dancu.linkage.models import LinkagePair, LinkageRecord, LinkageRun
 from dancu.linkage.prepare import UnitNormaliser, prepare_table, read_rows
@@ -36,8 +34,8 @@ from dancu.linkage.review import (
     file_side_fields,
 )
 from dancu.linkage.schemas import Evaluation, LinkageOptions, RunInfo, RunSummary
+from dancu.registry import bulk
 from dancu.registry import merge as registry_merge
-from dancu.registry.bulk import export_persons
 from dancu.units import services as units
 
 Pair = tuple[str, str]
@@ -128,15 +126,10 @@ def _write_clusters(path: Path, clusters: dict[str, str]) -> None:
         writer.writerows(sorted(clusters.items()))
 
 
-def export_register(session: Session, actor: Actor, purpose: str, workdir: Path) -> Path:
-    actor.require(Role.ADMIN)
-    purpose = require_purpose(purpose)
+def export_register(actor: Actor, purpose: str, workdir: Path) -> Path:
+    """The register as an exchange-format file to link; the registry logs the bulk read with its purpose."""
     path = workdir / "register.csv"
-    written = export_persons(path, progress=False)
-    # one entry for the whole read: it is a bulk read of the register, not of one person
-    record_access(session, actor, "linkage.read", "register", "all", purpose, detail=f"{written} persons")
-    # committed now: the entry holds the access log's chain lock, which must not last through training
-    session.commit()
+    bulk.export_register(actor, purpose, path, progress=False)
     return path
 
 
@@ -178,7 +171,7 @@ def run_linkage(
     with tempfile.TemporaryDirectory(prefix="dancu-linkage-") as workdir:
         if path is None:
             steps.step("exporting the register")
-            source, input_path = REGISTER_SOURCE, export_register(session, actor, purpose or "", Path(workdir))
+            source, input_path = REGISTER_SOURCE, export_register(actor, purpose or "", Path(workdir))
             records = without_retired(session, prepare_file(session, input_path, steps))
         else:
             source, input_path = str(path), Path(path)
