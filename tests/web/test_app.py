@@ -237,3 +237,20 @@ def test_api_docs_are_served_from_vendored_files(client):
     for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', page):
         assert client.get(asset).status_code == 200, asset
     assert client.get("/api/v1/openapi.json").json()["info"]["title"] == "dancu"
+
+
+def test_every_page_form_route_refuses_a_post_without_the_csrf_token(client):
+    """Every unsafe route outside /api/ (the forms of every domain) is behind the CSRF check."""
+    from fastapi.routing import APIRoute
+
+    # Each domain's router is included whole (FastAPI wraps it; its routes carry their full paths).
+    routes = [inner for route in client.app.routes
+              for inner in (route.original_router.routes if hasattr(route, "original_router") else [route])]
+    unsafe = [(method, route.path) for route in routes if isinstance(route, APIRoute)
+              and not route.path.startswith("/api/") for method in route.methods - {"GET", "HEAD", "OPTIONS"}]
+    assert len(unsafe) > 20  # the registry, linkage, cards, e-ID, OIDC and signature forms
+    for method, path in unsafe:
+        url = re.sub(r"\{[^}]+\}", "1", path)
+        answer = client.request(method, url, data={"anything": "x"}, follow_redirects=False)
+        assert answer.status_code == 403, (method, path, answer.status_code)
+        assert "CSRF" in answer.text, (method, path)
