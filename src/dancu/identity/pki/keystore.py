@@ -127,72 +127,53 @@ class SoftwareKeyStore:
         raise KeyStoreError(f"unsupported key type in {row.label!r}")
 
 
-class _EcKeyInStore(ec.EllipticCurvePrivateKey):
+class _KeyInStore:
+    """What both stand-in keys share: the public half, and refusing to hand out the private half."""
+
     def __init__(self, store: KeyStore, handle: KeyHandle) -> None:
         self._store, self._handle = store, handle
         self._public = store.public_key(handle)
 
-    def sign(self, data, signature_algorithm):
-        return self._store.sign(self._handle, data, signature_algorithm.algorithm)
-
     def public_key(self):
         return self._public
+
+    @property
+    def key_size(self) -> int:
+        return self._public.key_size
+
+    def private_numbers(self):
+        raise KeyStoreError("private keys never leave the keystore")
+
+    def private_bytes(self, encoding, format, encryption_algorithm):
+        raise KeyStoreError("private keys never leave the keystore")
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+
+class _EcKeyInStore(_KeyInStore, ec.EllipticCurvePrivateKey):
+    def sign(self, data, signature_algorithm):
+        return self._store.sign(self._handle, data, signature_algorithm.algorithm)
 
     @property
     def curve(self):
         return self._public.curve
 
-    @property
-    def key_size(self) -> int:
-        return self._public.key_size
-
     def exchange(self, algorithm, peer_public_key):
         raise KeyStoreError("keys in the keystore only sign")
 
-    def private_numbers(self):
-        raise KeyStoreError("private keys never leave the keystore")
 
-    def private_bytes(self, encoding, format, encryption_algorithm):
-        raise KeyStoreError("private keys never leave the keystore")
-
-    def __copy__(self):
-        return self
-
-    def __deepcopy__(self, memo):
-        return self
-
-
-class _RsaKeyInStore(rsa.RSAPrivateKey):
-    def __init__(self, store: KeyStore, handle: KeyHandle) -> None:
-        self._store, self._handle = store, handle
-        self._public = store.public_key(handle)
-
+class _RsaKeyInStore(_KeyInStore, rsa.RSAPrivateKey):
     def sign(self, data, padding_, algorithm):
         if not isinstance(padding_, padding.PKCS1v15):
             raise KeyStoreError("the keystore signs RSA with PKCS#1 v1.5 only")
         return self._store.sign(self._handle, data, algorithm)
 
-    def public_key(self):
-        return self._public
-
-    @property
-    def key_size(self) -> int:
-        return self._public.key_size
-
     def decrypt(self, ciphertext, padding_):
         raise KeyStoreError("keys in the keystore only sign")
-
-    def private_numbers(self):
-        raise KeyStoreError("private keys never leave the keystore")
-
-    def private_bytes(self, encoding, format, encryption_algorithm):
-        raise KeyStoreError("private keys never leave the keystore")
-
-    def __copy__(self):
-        return self
-
-    def __deepcopy__(self, memo):
-        return self
 
 
 def signing_key(store: KeyStore, handle: KeyHandle) -> ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey:
