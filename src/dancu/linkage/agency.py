@@ -210,7 +210,7 @@ def link_dataset(session: Session, actor: Actor, *, path: Path, kind: str, name:
     normalise = UnitNormaliser(session)
     with tempfile.TemporaryDirectory(prefix="dancu-agency-") as workdir:
         steps.step("exporting the register")
-        export = services.export_register(actor, purpose, Path(workdir))
+        export = services.export_register(session, actor, purpose, Path(workdir))
         register = services.without_retired(session, services.prepare_file(session, export, steps))
         prefixed = [{**row, "record_id": AGENCY_PREFIX + row["record_id"]} for row in agency_rows]
         agency = prepare_table(prefixed, normalise)

@@ -126,10 +126,10 @@ def _write_clusters(path: Path, clusters: dict[str, str]) -> None:
         writer.writerows(sorted(clusters.items()))
 
 
-def export_register(actor: Actor, purpose: str, workdir: Path) -> Path:
+def export_register(session: Session, actor: Actor, purpose: str, workdir: Path) -> Path:
     """The register as an exchange-format file to link; the registry logs the bulk read with its purpose."""
     path = workdir / "register.csv"
-    bulk.export_register(actor, purpose, path, progress=False)
+    bulk.export_register(session, actor, purpose, path, progress=False)
     return path
 
 
@@ -171,7 +171,7 @@ def run_linkage(
     with tempfile.TemporaryDirectory(prefix="dancu-linkage-") as workdir:
         if path is None:
             steps.step("exporting the register")
-            source, input_path = REGISTER_SOURCE, export_register(actor, purpose or "", Path(workdir))
+            source, input_path = REGISTER_SOURCE, export_register(session, actor, purpose or "", Path(workdir))
             records = without_retired(session, prepare_file(session, input_path, steps))
         else:
             source, input_path = str(path), Path(path)

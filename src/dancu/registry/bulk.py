@@ -833,19 +833,21 @@ def _iso(value: dt.date | None) -> str:
     return value.isoformat() if value else ""
 
 
-def export_register(actor: Actor, purpose: str, path: Path, unit_id: int | None = None,
+def export_register(session: Session, actor: Actor, purpose: str, path: Path, unit_id: int | None = None,
                     progress: bool = True) -> int:
     """`dancu export`: a bulk read of personal data, logged before a row is read.
 
     One access-log entry names the scope (the whole register or a unit) and
-    the file; logging it first keeps even an interrupted export accountable.
+    the file. It is committed in the caller's session first, so even an
+    interrupted export stays accountable (and, on SQLite, the caller's
+    transaction does not hold the write lock through a long read).
     """
     actor.require(Role.ADMIN)
     purpose = require_purpose(purpose)
     _format_of(Path(path))  # refuse a wrong file name before logging a read that will not happen
-    with db.session_scope() as session:
-        record_access(session, actor, "export", "unit" if unit_id is not None else "register",
-                      unit_id if unit_id is not None else "all", purpose, detail=f"file={Path(path).name}")
+    record_access(session, actor, "export", "unit" if unit_id is not None else "register",
+                  unit_id if unit_id is not None else "all", purpose, detail=f"file={Path(path).name}")
+    session.commit()
     return export_persons(path, unit_id=unit_id, progress=progress)
 
 

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dancu.accounts.cli_actor import cli_actor
+from dancu.db import session_scope
 from dancu.registry.bulk import export_register, import_file
 
 
@@ -65,7 +66,8 @@ def export_command(
 ) -> None:
     """Write persons in the exchange format; the file imports back with `dancu import`."""
     try:
-        written = export_register(cli_actor(), purpose, file, unit_id=unit, progress=not quiet)
+        with session_scope() as session:
+            written = export_register(session, cli_actor(), purpose, file, unit_id=unit, progress=not quiet)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
