@@ -1,8 +1,8 @@
 import subprocess
-import sys
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
+from test_smoke_cli import run_dancu
 
 from dancu.accounts.models import Role
 from dancu.accounts.services import Actor
@@ -30,7 +30,7 @@ def logged(session):
 
 
 def _audit(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "dancu.cli", "audit", *args], capture_output=True, text=True)
+    return run_dancu("audit", *args)
 
 
 def test_an_untouched_log_verifies(session, logged):

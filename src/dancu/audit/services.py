@@ -174,8 +174,8 @@ def _entries(session: Session, condition, key, batch: int = 5000) -> Iterator[Ac
         session.expunge_all()
 
 
-def _entry_mac_intact(entry: AccessLogEntry) -> bool:
-    return entry.entry_mac is not None and hmac.compare_digest(_entry_mac(_content(entry)), entry.entry_mac)
+def _entry_mac_intact(entry: AccessLogEntry, content: Mapping) -> bool:
+    return entry.entry_mac is not None and hmac.compare_digest(_entry_mac(content), entry.entry_mac)
 
 
 def verify_chain(session: Session) -> VerifyResult:
@@ -188,16 +188,17 @@ def verify_chain(session: Session) -> VerifyResult:
             breaks.append(ChainBreak(expected_seq, f"entries {expected_seq}..{entry.seq - 1} are missing"))
         if entry.prev_mac != prev_mac:
             breaks.append(ChainBreak(entry.seq, "link to the previous entry does not match", entry.id))
+        content = _content(entry)
         chain_intact = entry.mac is not None and hmac.compare_digest(
-            _chain_mac(entry.prev_mac or "", entry.seq, _content(entry)), entry.mac)
+            _chain_mac(entry.prev_mac or "", entry.seq, content), entry.mac)
         # Entries sealed before migration 0006 have no entry MAC; the chain alone covers them.
-        if not chain_intact or (entry.entry_mac is not None and not _entry_mac_intact(entry)):
+        if not chain_intact or (entry.entry_mac is not None and not _entry_mac_intact(entry, content)):
             breaks.append(ChainBreak(entry.seq, "entry content was altered", entry.id))
         expected_seq, prev_mac = entry.seq + 1, entry.mac
     pending = 0
     for entry in _entries(session, AccessLogEntry.seq.is_(None), AccessLogEntry.id):
         pending += 1
-        if not _entry_mac_intact(entry):
+        if not _entry_mac_intact(entry, _content(entry)):
             breaks.append(ChainBreak(None, "pending entry content was altered", entry.id))
     head = session.get(AuditChainHead, 1)
     if head is not None and (head.seq != expected_seq - 1 or head.mac != prev_mac):
