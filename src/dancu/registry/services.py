@@ -11,8 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy import Row, Select, func, or_, select
+from sqlalchemy.orm import Session
 
 from dancu.accounts.services import Actor, PermissionDenied, Role
 from dancu.audit.services import record_access, record_accesses, require_purpose
@@ -138,14 +138,15 @@ def _label(session: Session, unit_id: int | None) -> str:
     return units.unit_label(session, unit_id) if unit_id else ""
 
 
-# Lists show only these; loading no more also spares decrypting sensitive fields.
-_SUMMARY_COLUMNS = load_only(
+# Lists read only these, as plain rows: no ORM objects to build (every search pays for them) and no
+# sensitive field to decrypt.
+_SUMMARY_COLUMNS = (
     Person.id, Person.pin, Person.full_name, Person.birth_year, Person.birth_month, Person.birth_day, Person.sex,
     Person.home_unit_id, Person.status, Person.quality_issues,
 )
 
 
-def _summary(session: Session, person: Person) -> PersonSummary:
+def _summary(session: Session, person: Row) -> PersonSummary:
     return PersonSummary(
         id=person.id, pin=person.pin, full_name=person.full_name, birth_date=_birth_display(person), sex=person.sex,
         home_unit_id=person.home_unit_id, home_unit_label=_label(session, person.home_unit_id), status=person.status,
@@ -163,7 +164,7 @@ def _total(session: Session, stmt: Select, page: int, page_size: int, rows_on_pa
 def search_persons(session: Session, actor: Actor, query: PersonQuery, purpose: str) -> SearchPage:
     actor.require(*READERS)
     purpose = require_purpose(purpose)
-    stmt = select(Person).options(_SUMMARY_COLUMNS)
+    stmt = select(*_SUMMARY_COLUMNS)
     order: list = []
     text_query = query.text.strip()
     pin = query.pin or (text_query if text_query.isdigit() and len(text_query) == 12 else None)
@@ -187,7 +188,7 @@ def search_persons(session: Session, actor: Actor, query: PersonQuery, purpose: 
     scope = _scope_condition(session, actor)
     if scope is not None:
         stmt = stmt.where(scope)
-    rows = session.scalars(
+    rows = session.execute(
         stmt.order_by(*order, Person.id).limit(query.page_size).offset((query.page - 1) * query.page_size)
     ).all()
     total = _total(session, stmt, query.page, query.page_size, len(rows))
@@ -681,14 +682,14 @@ def persons_failing(session: Session, actor: Actor, rule: str, unit_id: int | No
     actor.require(*READERS)
     if rule not in quality.RULES:
         raise RegistryError(f"unknown rule {rule!r}")
-    stmt = select(Person).options(_SUMMARY_COLUMNS).where(or_(Person.quality_issues == rule, Person.quality_issues.like(f"{rule},%"),
+    stmt = select(*_SUMMARY_COLUMNS).where(or_(Person.quality_issues == rule, Person.quality_issues.like(f"{rule},%"),
                                     Person.quality_issues.like(f"%,{rule}"), Person.quality_issues.like(f"%,{rule},%")))
     if unit_id:
         stmt = stmt.where(Person.home_unit_id.in_(units.units_within(session, unit_id)))
     scope = _scope_condition(session, actor)
     if scope is not None:
         stmt = stmt.where(scope)
-    rows = session.scalars(stmt.order_by(Person.id).limit(page_size).offset((page - 1) * page_size)).all()
+    rows = session.execute(stmt.order_by(Person.id).limit(page_size).offset((page - 1) * page_size)).all()
     total = _total(session, stmt, page, page_size, len(rows))
     result = SearchPage(
         items=[_summary(session, p) for p in rows],
