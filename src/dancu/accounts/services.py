@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from dancu.accounts.models import ApiToken, Role, User
@@ -97,7 +97,8 @@ def user_exists(session: Session, username: str) -> bool:
     return session.scalar(select(User.id).where(User.username == username)) is not None
 
 
-def actor_for(user: User) -> Actor:
+def actor_for(user: User | Row) -> Actor:
+    """The actor of a user, or of a row with the user's username, role and scope_unit_id columns."""
     return Actor(username=user.username, role=Role(user.role), scope_unit_id=user.scope_unit_id)
 
 
@@ -149,7 +150,7 @@ def actor_from_token(session: Session, token: str) -> Actor:
     ).first()
     if row is None or _aware(row.expires_at) < _now() or not row.active:
         raise AuthError("invalid or expired token")
-    return Actor(username=row.username, role=Role(row.role), scope_unit_id=row.scope_unit_id)
+    return actor_for(row)
 
 
 def actor_by_username(session: Session, username: str) -> Actor:

@@ -130,7 +130,7 @@ def _commune(session: Session, unit_id: int):
 # ---- search --------------------------------------------------------------------------------
 
 
-def _birth_display(person: Person) -> str:
+def _birth_display(person: Person | Row) -> str:
     return PartialDate(person.birth_year, person.birth_month, person.birth_day).display()
 
 
