@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from dancu import db
 from dancu.cli import app
-from dancu.registry import bulk
+from dancu.registry import bulk, quality, synthetic
 from dancu.registry.models import (
     Household,
     HouseholdMember,
@@ -324,3 +324,37 @@ def test_cli_export_needs_a_purpose_and_logs_the_bulk_read(session, refs, tmp_pa
     entry = session.scalars(select(AccessLogEntry).where(AccessLogEntry.action == "export")).one()
     assert (entry.subject_type, entry.subject_id, entry.purpose, entry.detail) == (
         "register", "all", "sao lưu định kỳ", "file=out.jsonl")
+
+
+def test_import_leaves_the_quality_a_full_recompute_would_find(session, refs, tmp_path):
+    """Findings are worked out per batch; a pass over the whole register afterwards changes nothing."""
+    city, elsewhere = synthetic.communes_from_db(session, "79")
+    path = tmp_path / "noisy.csv"
+    synthetic.write_dataset(synthetic.generate(400, 11, "79", 0.3, communes=city, elsewhere=elsewhere), path)
+
+    report = bulk.import_file(path, progress=False, batch_size=37)
+
+    assert report.rows_loaded > 400
+    flagged = session.scalar(select(func.count()).where(Person.quality_issues != ""))
+    assert flagged > 20
+    assert quality.recompute(session) == 0
+
+
+def test_a_later_import_flags_both_holders_of_a_pin_and_late_parents(session, refs, tmp_path):
+    commune = refs["communes"][0]
+    first = person_row(0, commune)
+    bulk.import_file(write_csv(tmp_path / "first.csv", [first]), progress=False)
+    # children older than their parents, with the parents only in the next batch, and a PIN taken by r0
+    child = person_row(2, commune, father_record_id="r4", mother_record_id="r5", birth_date="1950-01-01",
+                       pin=make_pin("079", 1950, Sex.MALE, 7))
+    twin = person_row(3, commune, record_id="twin", pin=first["pin"], birth_date=first["birth_date"])
+    father = person_row(4, commune, birth_date="1990-01-01", pin=make_pin("079", 1990, Sex.MALE, 8))
+    mother = person_row(5, commune, birth_date="1991-01-01", sex="F", pin=make_pin("079", 1991, Sex.FEMALE, 9))
+    bulk.import_file(write_csv(tmp_path / "second.csv", [child, twin, father, mother]), progress=False,
+                     batch_size=2)
+
+    issues = dict(session.execute(select(Person.source_ref, Person.quality_issues)).all())
+    assert "duplicate_pin" in issues["first/r0"] and "duplicate_pin" in issues["second/twin"]
+    for ref in ("second/r2", "second/r4", "second/r5"):
+        assert "child_older_than_parent" in issues[ref]
+    assert quality.recompute(session) == 0

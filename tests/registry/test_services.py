@@ -190,6 +190,19 @@ def test_a_commune_registrar_sees_only_their_commune(session, registrar, make_pe
         services.record_death(session, auditor, inside, DeathInput(date_of_death=dt.date(2025, 1, 1)))
 
 
+def test_recomputing_one_holder_of_a_shared_pin_flags_the_other(session, registrar, make_person):
+    first = make_person("Bùi Văn Năm", birth="1980-01-01")
+    second = make_person("Bùi Văn Nam", birth="1980-03-01")
+    pin = make_pin("079", 1980, Sex.MALE, 5)
+    session.get(Person, first).pin = pin
+    quality.recompute(session, [first])
+    session.get(Person, second).pin = pin
+    quality.recompute(session, [second])
+    session.commit()
+    assert "duplicate_pin" in session.get(Person, first).quality_issues
+    assert "duplicate_pin" in session.get(Person, second).quality_issues
+
+
 def test_cross_record_quality_rules(session, registrar, make_person):
     first = make_person("Bùi Văn Năm", birth="1980-01-01")
     second = make_person("Bùi Văn Nam", birth="1981-01-01")

@@ -28,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO
 
 from rich.progress import (
@@ -38,7 +39,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.text import Text
-from sqlalchemy import Connection, Date, DateTime, bindparam, select, text
+from sqlalchemy import Connection, Date, DateTime, bindparam, func, select, text
 from sqlalchemy.orm import Session, aliased
 
 from dancu import db
@@ -56,6 +57,7 @@ from dancu.registry.models import (
     PlaceStatus,
     Residence,
     ResidenceKind,
+    Sex,
     VitalStatus,
 )
 from dancu.registry.pin import InvalidPin, parse_pin
@@ -101,6 +103,7 @@ _STAGED = (
     "birth_country", "hometown_status", "hometown_unit_id", "status", "status_date", "home_unit_id",
     "permanent_address", "permanent_since", "household_code", "relationship_to_head", "temporary_unit_id",
     "temporary_address", "temporary_from", "temporary_until", "father_ref", "mother_ref", "spouse_ref",
+    "quality_issues",
 )
 # Filled in SQL, not staged from Python: relatives found when the batch loads.
 _RELATIVES = "father_id bigint, mother_id bigint, spouse_id bigint"
@@ -116,7 +119,8 @@ _PERSON_COPIED = (
     "pin", "family_name", "middle_name", "given_name", "full_name", "other_names", "birth_year", "birth_month",
     "birth_day", "sex", "nationalities", "citizenship_basis", "naturalized_on", "ethnicity_code", "religion",
     "birth_place_status", "birth_registration_unit_id", "birth_country", "hometown_status", "hometown_unit_id",
-    "status", "status_date", "home_unit_id", "source_ref", "father_id", "mother_id", "spouse_id",
+    "status", "status_date", "home_unit_id", "source_ref", "father_id", "mother_id", "spouse_id", "name_folded",
+    "quality_issues",
 )
 
 
@@ -254,10 +258,10 @@ def _date(value: str, column: str, latest: bool = False) -> str | None:
 class _Validator:
     """Turns a row of the exchange format into a staged row, or says why not."""
 
-    def __init__(self, source: str, unit_index: dict[str, int], fold_in_python: bool, today: dt.date) -> None:
+    def __init__(self, source: str, unit_index: dict[str, int], today: dt.date) -> None:
         self.prefix = f"{source}/"
         self.units = unit_index
-        self.fold_in_python = fold_in_python
+        self.today_date = today
         self.today = today.isoformat()
 
     def _unit(self, value: str, column: str) -> int | None:
@@ -362,28 +366,36 @@ class _Validator:
         # of a deceased person).
         since = dates[_PERM_SINCE] or min(self.today, dates[_STATUS_DATE] or self.today)
         religion = v[_RELIGION].strip()
+        # The rules a row decides alone are checked here, beside validation;
+        # those comparing persons run in SQL once the batch is written.
+        own_issues = quality.row_issues(SimpleNamespace(
+            pin=pin, family_name=family, given_name=given, birth_year=birth[0], birth_month=birth[1],
+            birth_day=birth[2], sex=Sex(sex) if sex else None, ethnicity_code=ethnicity,
+            birth_place_status=enums[_BIRTH_PLACE_STATUS], birth_registration_unit_id=staged_units[_BIRTH_UNIT],
+            hometown_status=enums[_HOMETOWN_STATUS], hometown_unit_id=staged_units[_HOMETOWN_UNIT],
+            status=enums[_STATUS],
+            status_date=dt.date.fromisoformat(dates[_STATUS_DATE]) if dates[_STATUS_DATE] else None,
+        ), self.today_date)
         return (
-            line_no, self.prefix + record_id, pin, family, middle, given, full_name,
-            fold(full_name) if self.fold_in_python else None, normalize(v[_OTHER]),
+            line_no, self.prefix + record_id, pin, family, middle, given, full_name, fold(full_name),
+            normalize(v[_OTHER]),
             birth[0], birth[1], birth[2], sex, nationalities, enums[_BASIS], dates[_NATURALIZED], ethnicity,
             encrypt_text(religion) if religion else None, enums[_BIRTH_PLACE_STATUS], staged_units[_BIRTH_UNIT],
             birth_country, enums[_HOMETOWN_STATUS], staged_units[_HOMETOWN_UNIT], enums[_STATUS],
             dates[_STATUS_DATE], staged_units[_PERM_UNIT], normalize(v[_PERM_ADDRESS]), since, household,
             v[_RELATIONSHIP].strip(), staged_units[_TEMP_UNIT], normalize(v[_TEMP_ADDRESS]),
             dates[_TEMP_FROM] or self.today, dates[_TEMP_UNTIL],
-            self._ref(v[_FATHER]), self._ref(v[_MOTHER]), self._ref(v[_SPOUSE]),
+            self._ref(v[_FATHER]), self._ref(v[_MOTHER]), self._ref(v[_SPOUSE]), quality.encode(own_issues),
         )
 
 
 # ---- loading: SQL shared by both backends ---------------------------------------------------
 
 
-def _person_insert(id_expr: str, folded_expr: str) -> str:
-    columns = ", ".join(_PERSON_COPIED)
-    return (
-        f"INSERT INTO person (id, {columns}, name_folded, quality_issues) "
-        f"SELECT {id_expr}, {columns}, {folded_expr}, '' FROM import_staging"
-    )
+_PERSON_INSERT = (
+    f"INSERT INTO person (id, {', '.join(_PERSON_COPIED)}) "
+    f"SELECT person_id, {', '.join(_PERSON_COPIED)} FROM import_staging"
+)
 
 
 _HOUSEHOLDS = """
@@ -538,7 +550,6 @@ class _Postgres(_Backend):
         self.run("CREATE INDEX IF NOT EXISTS ix_import_staging_ref ON import_staging (source_ref)")
         self.run("CREATE TEMP TABLE IF NOT EXISTS import_links "
                  "(source_ref text, father_ref text, mother_ref text, spouse_ref text)")
-        self.copy_columns = ", ".join(name for name in _STAGED if name != "name_folded")
         self.analyzed = False
 
     def _copy(self, table: str, columns: str, rows: list[tuple]) -> None:
@@ -548,8 +559,7 @@ class _Postgres(_Backend):
                 copy.write_row(row)
 
     def stage(self, rows: list[tuple]) -> None:
-        # name_folded (index 7) is computed by dancu_fold in SQL on PostgreSQL.
-        self._copy("import_staging", self.copy_columns, [row[:7] + row[8:] for row in rows])
+        self._copy("import_staging", ", ".join(_STAGED), rows)
         if not self.analyzed:
             # Statistics outlive ON COMMIT DELETE ROWS, and batches are alike:
             # the first one tells the planner enough for every later one.
@@ -569,8 +579,7 @@ class _Postgres(_Backend):
         # A row whose source_ref is already there is not returned, and leaves
         # the batch before anything else is written for it.
         self.run(
-            "WITH inserted AS (" + _person_insert("person_id", "dancu_fold(full_name)")
-            + " ON CONFLICT (source_ref) DO NOTHING RETURNING id) "
+            "WITH inserted AS (" + _PERSON_INSERT + " ON CONFLICT (source_ref) DO NOTHING RETURNING id) "
             "DELETE FROM import_staging s WHERE NOT EXISTS (SELECT 1 FROM inserted WHERE inserted.id = s.person_id)"
         )
         return self.conn.execute(text("SELECT count(*) FROM import_staging")).scalar_one()
@@ -605,7 +614,7 @@ class _Sqlite(_Backend):
         self.conn.exec_driver_sql("INSERT INTO import_links VALUES (?, ?, ?, ?)", links)
 
     def insert_persons(self) -> int:
-        self.run(_person_insert("person_id", "name_folded").replace("INSERT INTO", "INSERT OR IGNORE INTO", 1))
+        self.run(_PERSON_INSERT.replace("INSERT INTO", "INSERT OR IGNORE INTO", 1))
         self.run("DELETE FROM import_staging WHERE NOT EXISTS "
                  "(SELECT 1 FROM person p WHERE p.id = import_staging.person_id)")
         return self.conn.execute(text("SELECT count(*) FROM import_staging")).scalar_one()
@@ -695,8 +704,9 @@ def _job(conn: Connection, path: Path, sha: str) -> dict:
     with conn.begin():
         row = conn.execute(select(table).where(table.c.file_sha256 == sha)).mappings().first()
         if row is None:
-            conn.execute(table.insert().values(file_sha256=sha, file_name=str(path)[-400:], lines_done=0,
-                                               rows_loaded=0, rows_rejected=0, finished=False))
+            conn.execute(table.insert().values(
+                file_sha256=sha, file_name=str(path)[-400:], lines_done=0, rows_loaded=0, rows_rejected=0,
+                finished=False, persons_after_id=select(func.coalesce(func.max(Person.id), 0)).scalar_subquery()))
             row = conn.execute(select(table).where(table.c.file_sha256 == sha)).mappings().one()
     return dict(row)
 
@@ -732,7 +742,7 @@ def import_file(
         with conn.begin():
             unit_index = units.unit_ref_index(Session(bind=conn))
             backend = (_Postgres if postgres else _Sqlite)(conn, source)
-        validator = _Validator(source, unit_index, fold_in_python=not postgres, today=dt.date.today())
+        validator = _Validator(source, unit_index, today=dt.date.today())
         errors = _ErrorReport(error_path, keep_through_line=resume_after)
 
         def commit_batch(rows: list[tuple], rejections: list[tuple], last_line: int) -> None:
@@ -799,9 +809,11 @@ def import_file(
                 # only arrived after the restart: their links are read again.
                 backend.stage_links(_links_through(path, source, resume_after))
             report.links_unresolved = backend.resolve_links()
-            quality_session = Session(bind=conn)
-            quality.recompute(quality_session, person_ids=None)
-            quality_session.flush()
+            # Each row's own findings were stored with it; those comparing
+            # persons are added once, for this file's persons and whoever
+            # they involve (a shared PIN, a parent), not for the whole register.
+            quality.add_cross_issues(Session(bind=conn), select(Person.id).where(
+                Person.id > (job["persons_after_id"] or 0)))
             conn.execute(table.update().where(table.c.id == job["id"]).values(
                 finished=True, finished_at=dt.datetime.now(dt.UTC)))
     if errors.handle is not None:

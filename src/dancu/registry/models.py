@@ -201,6 +201,9 @@ class ImportJob(Base):
     lines_done: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_loaded: Mapped[int] = mapped_column(BigInteger, default=0)
     rows_rejected: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The highest person id when the job began: every person it loads has a
+    # higher one, so the checks after loading can be limited to those ids.
+    persons_after_id: Mapped[int | None] = mapped_column(BigInteger)
     finished: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -12,7 +12,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from dancu.registry.dates import PartialDate
@@ -97,35 +97,47 @@ def row_issues(row, today: dt.date) -> list[str]:
     return issues
 
 
-def _set_based_issues(session: Session, person_ids: list[int] | None, today: dt.date) -> dict[int, set[str]]:
-    """Rules that compare a person with other rows (other persons, residences)."""
+def encode(issues: Iterable[str]) -> str:
+    """The stored form of a set of rule codes."""
+    return ",".join(sorted(set(issues)))
+
+
+# Persons to check: ids, a query returning ids, or None for the whole register.
+Persons = list[int] | Select | None
+
+
+def _set_based_issues(session: Session, persons: Persons, today: dt.date) -> dict[int, set[str]]:
+    """Rules that compare a person with other rows (other persons, residences).
+
+    Restricted to some persons, the result also names the others they
+    involve: whoever shares their PIN, and their parents and children in a
+    "child older than parent" pair.
+    """
     found: dict[int, set[str]] = defaultdict(set)
 
     def restrict(query, column):
-        return query.where(column.in_(person_ids)) if person_ids is not None else query
+        return query.where(column.in_(persons)) if persons is not None else query
 
     duplicated = select(Person.pin).where(Person.pin.is_not(None)).group_by(Person.pin).having(func.count() > 1)
-    if person_ids is not None:
-        duplicated = duplicated.where(
-            Person.pin.in_(select(Person.pin).where(Person.id.in_(person_ids)))
-        )
-    query = select(Person.id).where(Person.pin.in_(duplicated))
-    for (pid,) in session.execute(restrict(query, Person.id)):
+    if persons is not None:
+        duplicated = duplicated.where(Person.pin.in_(select(Person.pin).where(Person.id.in_(persons))))
+    for (pid,) in session.execute(select(Person.id).where(Person.pin.in_(duplicated))):
         found[pid].add("duplicate_pin")
 
     for parent_column in (Person.father_id, Person.mother_id):
         parent = aliased(Person)
-        query = (
+        pairs = (
             select(Person.id, parent.id)
             .join(parent, parent.id == parent_column)
             .where(Person.birth_year.is_not(None), parent.birth_year.is_not(None),
                    Person.birth_year - parent.birth_year < MIN_PARENT_AGE)
         )
-        if person_ids is not None:
-            query = query.where((Person.id.in_(person_ids)) | (parent.id.in_(person_ids)))
-        for child_id, parent_id in session.execute(query):
-            found[child_id].add("child_older_than_parent")
-            found[parent_id].add("child_older_than_parent")
+        # Two queries, not one with OR: each side then probes its own index.
+        for query in [pairs] if persons is None else [pairs.where(Person.id.in_(persons)),
+                                                      pairs.where(parent.id.in_(persons))]:
+            for child_id, parent_id in session.execute(query):
+                found[child_id].add("child_older_than_parent")
+                found[parent_id].add("child_older_than_parent")
 
     query = (
         select(Person.id).join(Residence, Residence.person_id == Person.id)
@@ -157,7 +169,12 @@ def recompute(session: Session, person_ids: Iterable[int] | None = None, batch: 
     Returns how many records changed. Only changed rows are written, so a
     re-run over a clean register costs reads only.
     """
-    ids = None if person_ids is None else sorted(set(person_ids))
+    ids = None
+    if person_ids is not None:
+        # Whoever shares a PIN with these persons may gain or lose "duplicate_pin".
+        ids = set(person_ids)
+        holders = select(Person.pin).where(Person.id.in_(ids), Person.pin.is_not(None))
+        ids = sorted(ids.union(session.scalars(select(Person.id).where(Person.pin.in_(holders)))))
     today = dt.date.today()
     changed = 0
     id_chunks = [ids[i:i + batch] for i in range(0, len(ids), batch)] if ids is not None else [None]
@@ -172,8 +189,7 @@ def recompute(session: Session, person_ids: Iterable[int] | None = None, batch: 
                 break
             updates = []
             for row in rows:
-                issues = set(row_issues(row, today)) | cross.get(row.id, set())
-                encoded = ",".join(sorted(issues))
+                encoded = encode([*row_issues(row, today), *cross.get(row.id, ())])
                 if encoded != row.quality_issues:
                     updates.append({"pid": row.id, "issues": encoded})
             if updates:
@@ -188,6 +204,34 @@ def recompute(session: Session, person_ids: Iterable[int] | None = None, batch: 
                 break
             last_id = rows[-1].id
     session.flush()
+    return changed
+
+
+def add_cross_issues(session: Session, persons: Select, batch: int = 20_000) -> int:
+    """Add the findings of the rules that compare persons, keeping what is stored.
+
+    For a load that only adds rows (an import, whose rows were written with
+    their own-row findings): new persons can give others a finding (a shared
+    PIN, a parent younger than a new child) but never take one away, so only
+    the persons with a finding are read and written. Returns how many changed.
+    """
+    found = _set_based_issues(session, persons, dt.date.today())
+    table = Person.__table__
+    ids = sorted(found)
+    changed = 0
+    for start in range(0, len(ids), batch):
+        stored = session.execute(
+            select(table.c.id, table.c.quality_issues).where(table.c.id.in_(ids[start:start + batch])))
+        updates = [
+            {"pid": pid, "issues": merged}
+            for pid, issues in stored
+            if (merged := encode([*QualityStatus.from_column(issues).issues, *found[pid]])) != issues
+        ]
+        if updates:
+            session.connection().execute(
+                update(table).where(table.c.id == bindparam("pid")).values(quality_issues=bindparam("issues")),
+                updates)
+            changed += len(updates)
     return changed
 
 
