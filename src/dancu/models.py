@@ -8,7 +8,6 @@ from dancu.identity.oidc import models as oidc_models  # noqa: F401
 from dancu.identity.pki import models as pki_models  # noqa: F401
 from dancu.identity.signing import models as signing_models  # noqa: F401
 from dancu.linkage import models as linkage_models  # noqa: F401
-from dancu.registry import merge as registry_merge  # noqa: F401
 from dancu.registry import models as registry_models  # noqa: F401
 from dancu.units import models as units_models  # noqa: F401
 from dancu.db import Base

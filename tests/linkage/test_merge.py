@@ -107,6 +107,28 @@ def test_the_retired_record_redirects_to_the_survivor(session, register):
         merge.merge_persons(session, REGISTRAR, retired_id, survivor_id, "again")
 
 
+def test_a_retired_record_leaves_name_searches_and_quality_counts_until_undone(session, register):
+    survivor_id, retired_id = min(register)
+    name = session.get(Person, retired_id).full_name
+    by_name = PersonQuery(text=name, page_size=100)
+
+    def listed() -> set[int]:
+        return {p.id for p in registry.search_persons(session, REGISTRAR, by_name, "looking up a name").items}
+
+    def counted() -> int:
+        return registry.quality_report(session, ADMIN, None).persons
+
+    assert retired_id in listed()
+    persons = counted()
+    made = merge.merge_persons(session, REGISTRAR, survivor_id, retired_id, "duplicate registration")
+    session.commit()
+    assert retired_id not in listed() and counted() == persons - 1
+
+    merge.undo_merge(session, REGISTRAR, made.id, "merged by mistake")
+    session.commit()
+    assert retired_id in listed() and counted() == persons
+
+
 def test_undo_is_refused_once_the_records_changed(session, register):
     survivor_id, retired_id = sorted(register)[1]
     made = merge.merge_persons(session, REGISTRAR, survivor_id, retired_id, "duplicate registration")

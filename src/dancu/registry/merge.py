@@ -19,20 +19,19 @@ import datetime as dt
 import enum
 
 import sqlalchemy as sa
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, String, or_, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import flag_modified
 
 from dancu.accounts.services import Actor
 from dancu.crypto import decrypt_text, encrypt_text
-from dancu.db import Base
 from dancu.registry import services
 from dancu.registry.dates import PartialDate
 from dancu.registry.models import (
-    BigId,
     Household,
     HouseholdMember,
     Person,
+    PersonMerge,
     RegistryEvent,
     Residence,
 )
@@ -53,27 +52,6 @@ class MergeError(services.RegistryError):
 
 class MergeNotFound(LookupError):
     pass
-
-
-class PersonMerge(Base):
-    """One record retired into another, with every row it changed as it was before."""
-
-    __tablename__ = "person_merge"
-    __table_args__ = (Index("ix_person_merge_retired", "retired_id", "undone_at"),
-                      Index("ix_person_merge_survivor", "survivor_id"))
-
-    id: Mapped[int] = mapped_column(BigId, primary_key=True)
-    survivor_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
-    retired_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
-    actor: Mapped[str] = mapped_column(String(60))
-    merged_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
-    reason: Mapped[str] = mapped_column(String(500))
-    # where the merge was decided, e.g. "linkage pair 12"
-    origin: Mapped[str] = mapped_column(String(120), default="")
-    # {table: {row id: {column: value}}} of every row the merge changed, before it; sensitive values encrypted
-    before: Mapped[dict] = mapped_column(JSON)
-    undone_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
-    undone_by: Mapped[str | None] = mapped_column(String(60))
 
 
 # ---- rows as JSON and back ---------------------------------------------------------------------

@@ -18,6 +18,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     func,
+    select,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -207,3 +208,29 @@ class ImportJob(Base):
     finished: Mapped[bool] = mapped_column(Boolean, default=False)
     started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PersonMerge(Base):
+    """One record retired into another, with every row it changed as it was before."""
+
+    __tablename__ = "person_merge"
+    __table_args__ = (Index("ix_person_merge_retired", "retired_id", "undone_at"),
+                      Index("ix_person_merge_survivor", "survivor_id"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    survivor_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    retired_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    actor: Mapped[str] = mapped_column(String(60))
+    merged_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(500))
+    # where the merge was decided, e.g. "linkage pair 12"
+    origin: Mapped[str] = mapped_column(String(120), default="")
+    # {table: {row id: {column: value}}} of every row the merge changed, before it; sensitive values encrypted
+    before: Mapped[dict] = mapped_column(JSON)
+    undone_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_by: Mapped[str | None] = mapped_column(String(60))
+
+
+# A person who is not a record retired by a merge that stands (the survivor answers for it):
+# the condition lists and counts of persons use.
+STANDING = ~select(PersonMerge.id).where(PersonMerge.retired_id == Person.id, PersonMerge.undone_at.is_(None)).exists()

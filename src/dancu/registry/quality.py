@@ -16,7 +16,7 @@ from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from dancu.registry.dates import PartialDate
-from dancu.registry.models import Person, PlaceStatus, Residence, ResidenceKind, VitalStatus
+from dancu.registry.models import STANDING, Person, PlaceStatus, Residence, ResidenceKind, VitalStatus
 from dancu.registry.pin import InvalidPin, pin_mismatches
 
 CORRECT, SUFFICIENT, CLEAN, LIVE = "correct", "sufficient", "clean", "live"
@@ -264,7 +264,7 @@ class UnitQuality:
 
 def tally_by_unit(session: Session, unit_ids: list[int] | None = None) -> dict[int | None, UnitQuality]:
     """Per home commune: persons, how many pass each dimension, which rules fail."""
-    query = select(Person.home_unit_id, Person.quality_issues, func.count()).group_by(
+    query = select(Person.home_unit_id, Person.quality_issues, func.count()).where(STANDING).group_by(
         Person.home_unit_id, Person.quality_issues
     )
     if unit_ids is not None:

@@ -20,6 +20,7 @@ from dancu.crypto import decrypt_text, encrypt_text
 from dancu.registry import quality
 from dancu.registry.dates import PartialDate
 from dancu.registry.models import (
+    STANDING,
     Household,
     HouseholdMember,
     Person,
@@ -169,11 +170,14 @@ def search_persons(session: Session, actor: Actor, query: PersonQuery, purpose: 
     text_query = query.text.strip()
     pin = query.pin or (text_query if text_query.isdigit() and len(text_query) == 12 else None)
     if pin:
+        # A retired record still answers for its PIN: its page leads to the survivor.
         stmt = stmt.where(Person.pin == pin)
-    elif text_query:
-        stmt, order = apply_name_match(session, stmt, text_query)
-    elif query.birth_year is None and query.birth_date is None and query.unit_id is None:
+    elif query.birth_year is None and query.birth_date is None and query.unit_id is None and not text_query:
         raise RegistryError("give a name, a PIN, a date of birth or a commune to search")
+    else:
+        stmt = stmt.where(STANDING)
+        if text_query:
+            stmt, order = apply_name_match(session, stmt, text_query)
     if query.birth_date:
         date = PartialDate.parse(query.birth_date)
         stmt = stmt.where(Person.birth_year == date.year)
@@ -683,7 +687,8 @@ def persons_failing(session: Session, actor: Actor, rule: str, unit_id: int | No
     if rule not in quality.RULES:
         raise RegistryError(f"unknown rule {rule!r}")
     stmt = select(*_SUMMARY_COLUMNS).where(or_(Person.quality_issues == rule, Person.quality_issues.like(f"{rule},%"),
-                                    Person.quality_issues.like(f"%,{rule}"), Person.quality_issues.like(f"%,{rule},%")))
+                                    Person.quality_issues.like(f"%,{rule}"), Person.quality_issues.like(f"%,{rule},%")),
+                                           STANDING)
     if unit_id:
         stmt = stmt.where(Person.home_unit_id.in_(units.units_within(session, unit_id)))
     scope = _scope_condition(session, actor)
