@@ -203,6 +203,26 @@ def test_recomputing_one_holder_of_a_shared_pin_flags_the_other(session, registr
     assert "duplicate_pin" in session.get(Person, second).quality_issues
 
 
+def test_a_correction_clears_the_findings_it_ends_for_others(session, registrar, make_person):
+    first = make_person("Bùi Văn Năm", birth="1980-01-01")
+    second = make_person("Bùi Văn Nam", birth="1980-03-01")
+    child = make_person("Bùi Văn Con", birth="1978-01-01")
+    pin = make_pin("079", 1980, Sex.MALE, 5)
+    session.get(Person, first).pin = session.get(Person, second).pin = pin
+    services.correct_person(session, registrar, child, CorrectionInput(father_id=first, reason="liên kết cha"))
+    quality.recompute(session, [first])
+    assert "duplicate_pin" in session.get(Person, second).quality_issues
+    assert "child_older_than_parent" in session.get(Person, first).quality_issues
+
+    services.correct_person(session, registrar, first, CorrectionInput(pin=make_pin("079", 1980, Sex.MALE, 6),
+                                                                       reason="số định danh khai nhầm"))
+    services.correct_person(session, registrar, child, CorrectionInput(father_id=second, reason="cha khác"))
+    session.commit()
+    assert "duplicate_pin" not in session.get(Person, second).quality_issues
+    assert "child_older_than_parent" not in session.get(Person, first).quality_issues
+    assert "child_older_than_parent" in session.get(Person, second).quality_issues
+
+
 def test_cross_record_quality_rules(session, registrar, make_person):
     first = make_person("Bùi Văn Năm", birth="1980-01-01")
     second = make_person("Bùi Văn Nam", birth="1981-01-01")

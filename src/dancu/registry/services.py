@@ -638,13 +638,19 @@ def correct_person(session: Session, actor: Actor, person_id: int, data: Correct
         values.update(names)
         values["full_name"] = join_name(names["family_name"], names["middle_name"], names["given_name"])
         values["name_folded"] = fold(values["full_name"])
+    # Parents, old and new, may gain or lose "child older than parent"; the other holder of an old PIN may
+    # lose "duplicate PIN" (holders of the new one are found by recompute).
+    old_parents, old_pin = (person.father_id, person.mother_id), person.pin
     changes = _apply(person, values)
     changes.pop("name_folded", None)
     if not changes:
         raise RegistryError("the corrected values are the same as the recorded ones")
     _event(session, actor, person, "data_corrected", _today(), changes=changes, reason=data.reason)
     session.flush()
-    quality.recompute(session, [person.id])
+    involved = [pid for pid in (*old_parents, person.father_id, person.mother_id) if pid is not None]
+    if old_pin and "pin" in changes:
+        involved += session.scalars(select(Person.id).where(Person.pin == old_pin))
+    quality.recompute(session, [person.id, *involved])
     return _decoded_changes(changes)
 
 
