@@ -7,7 +7,7 @@ from dancu.accounts.models import Role
 from dancu.accounts.services import Actor, PermissionDenied
 from dancu.linkage import review, services
 from dancu.linkage.schemas import LinkageOptions, PairQuery
-from dancu.registry import merge
+from dancu.registry import merge, quality
 from dancu.registry import services as registry
 from dancu.registry.bulk import import_file
 from dancu.registry.models import (
@@ -127,6 +127,22 @@ def test_a_retired_record_leaves_name_searches_and_quality_counts_until_undone(s
     merge.undo_merge(session, REGISTRAR, made.id, "merged by mistake")
     session.commit()
     assert retired_id in listed() and counted() == persons
+
+
+def test_a_merge_leaves_findings_a_full_recompute_agrees_with(session, register):
+    survivor_id, retired_id = min(register)
+    survivor, retired = session.get(Person, survivor_id), session.get(Person, retired_id)
+    retired.pin = retired.pin or survivor.pin
+    survivor.pin = None
+    quality.recompute(session, [survivor_id, retired_id])
+    session.commit()
+
+    merge.merge_persons(session, REGISTRAR, survivor_id, retired_id, "duplicate registration")
+    session.commit()
+    # the survivor took the retired record's PIN: one person, not a duplicate
+    issues = session.scalar(select(Person.quality_issues).where(Person.id == survivor_id))
+    assert survivor.pin == retired.pin and "duplicate_pin" not in issues and "missing_pin" not in issues
+    assert quality.recompute(session) == 0
 
 
 def test_undo_is_refused_once_the_records_changed(session, register):

@@ -25,7 +25,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from dancu.accounts.services import Actor
 from dancu.crypto import decrypt_text, encrypt_text
-from dancu.registry import services
+from dancu.registry import quality, services
 from dancu.registry.dates import PartialDate
 from dancu.registry.models import (
     Household,
@@ -226,6 +226,7 @@ def merge_persons(session: Session, actor: Actor, survivor_id: int, retired_id: 
         changes = services._apply(relative, {r: survivor_id for r in RELATIONS if getattr(relative, r) == retired_id})
         _event(session, actor, relative, "relative_merged", {**changes, "merge_id": [None, merge.id]}, reason)
     session.flush()
+    quality.recompute(session, [survivor_id, retired_id, *(relative.id for relative in relatives)])
     return merge
 
 

@@ -118,10 +118,12 @@ def _set_based_issues(session: Session, persons: Persons, today: dt.date) -> dic
     def restrict(query, column):
         return query.where(column.in_(persons)) if persons is not None else query
 
-    duplicated = select(Person.pin).where(Person.pin.is_not(None)).group_by(Person.pin).having(func.count() > 1)
+    # Among standing records only: a record retired by a merge shares its PIN with the survivor by design.
+    duplicated = (select(Person.pin).where(Person.pin.is_not(None), STANDING)
+                  .group_by(Person.pin).having(func.count() > 1))
     if persons is not None:
         duplicated = duplicated.where(Person.pin.in_(select(Person.pin).where(Person.id.in_(persons))))
-    for (pid,) in session.execute(select(Person.id).where(Person.pin.in_(duplicated))):
+    for (pid,) in session.execute(select(Person.id).where(Person.pin.in_(duplicated), STANDING)):
         found[pid].add("duplicate_pin")
 
     for parent_column in (Person.father_id, Person.mother_id):
