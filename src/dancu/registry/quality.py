@@ -165,6 +165,15 @@ def _set_based_issues(session: Session, persons: Persons, today: dt.date) -> dic
     return found
 
 
+def _store(session: Session, updates: list[dict]) -> int:
+    """Write changed findings ({"pid", "issues"} each) in one executemany; how many."""
+    if updates:
+        table = Person.__table__
+        session.connection().execute(
+            update(table).where(table.c.id == bindparam("pid")).values(quality_issues=bindparam("issues")), updates)
+    return len(updates)
+
+
 def recompute(session: Session, person_ids: Iterable[int] | None = None, batch: int = 20_000) -> int:
     """Recompute ``quality_issues`` for the given persons (all when None).
 
@@ -194,14 +203,7 @@ def recompute(session: Session, person_ids: Iterable[int] | None = None, batch: 
                 encoded = encode([*row_issues(row, today), *cross.get(row.id, ())])
                 if encoded != row.quality_issues:
                     updates.append({"pid": row.id, "issues": encoded})
-            if updates:
-                session.connection().execute(
-                    update(Person.__table__)
-                    .where(Person.__table__.c.id == bindparam("pid"))
-                    .values(quality_issues=bindparam("issues")),
-                    updates,
-                )
-                changed += len(updates)
+            changed += _store(session, updates)
             if chunk is not None:
                 break
             last_id = rows[-1].id
@@ -229,11 +231,7 @@ def add_cross_issues(session: Session, persons: Select, batch: int = 20_000) -> 
             for pid, issues in stored
             if (merged := encode([*QualityStatus.from_column(issues).issues, *found[pid]])) != issues
         ]
-        if updates:
-            session.connection().execute(
-                update(table).where(table.c.id == bindparam("pid")).values(quality_issues=bindparam("issues")),
-                updates)
-            changed += len(updates)
+        changed += _store(session, updates)
     return changed
 
 
