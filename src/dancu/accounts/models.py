@@ -27,7 +27,7 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     # A registrar works within one commune or one province; None = nationwide.
-    scope_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    scope_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

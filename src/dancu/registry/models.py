@@ -97,13 +97,13 @@ class Person(Base):
     ethnicity_code: Mapped[int | None] = mapped_column(SmallInteger)
     religion: Mapped[str | None] = mapped_column(EncryptedText(400))
     birth_place_status: Mapped[PlaceStatus] = mapped_column(_enum(PlaceStatus, "place_status"), default=PlaceStatus.KNOWN)
-    birth_registration_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    birth_registration_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"), index=True)
     birth_country: Mapped[str | None] = mapped_column(String(2))
     hometown_status: Mapped[PlaceStatus] = mapped_column(_enum(PlaceStatus, "place_status"), default=PlaceStatus.KNOWN)
-    hometown_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    hometown_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"), index=True)
     father_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     mother_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
-    spouse_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    spouse_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     status: Mapped[VitalStatus] = mapped_column(_enum(VitalStatus, "vital_status"), default=VitalStatus.ALIVE)
     status_date: Mapped[dt.date | None] = mapped_column(Date)
     # Denormalised current permanent residence commune: drives registrar scope
@@ -126,7 +126,7 @@ class Household(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     code: Mapped[str] = mapped_column(String(20), unique=True)
-    head_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    head_person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     unit_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"), index=True)
     address_line: Mapped[str] = mapped_column(String(200), default="")
     established_on: Mapped[dt.date | None] = mapped_column(Date)
@@ -160,12 +160,12 @@ class Residence(Base):
     kind: Mapped[ResidenceKind] = mapped_column(_enum(ResidenceKind, "residence_kind"))
     unit_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"), index=True)
     address_line: Mapped[str] = mapped_column(String(200), default="")
-    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
     valid_from: Mapped[dt.date] = mapped_column(Date)
     valid_to: Mapped[dt.date | None] = mapped_column(Date)
     # Temporary residence is registered for a fixed term.
     expires_on: Mapped[dt.date | None] = mapped_column(Date)
-    event_id: Mapped[int | None] = mapped_column(ForeignKey("registry_event.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("registry_event.id"), index=True)
 
     person: Mapped[Person] = relationship(back_populates="residences")
 
@@ -186,7 +186,7 @@ class RegistryEvent(Base):
     effective_on: Mapped[dt.date] = mapped_column(Date)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     actor: Mapped[str] = mapped_column(String(60))
-    unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"))
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"), index=True)
     reason: Mapped[str] = mapped_column(String(500), default="")
     changes: Mapped[dict] = mapped_column(JSON, default=dict)
 

@@ -79,14 +79,14 @@ class CardApplication(Base):
     reason: Mapped[str] = mapped_column(String(300))
     channel: Mapped[str] = mapped_column(String(10))  # office | mobile
     unit_id: Mapped[int] = mapped_column(Integer, index=True)  # where it was taken
-    visit_id: Mapped[int | None] = mapped_column(ForeignKey("card_team_visit.id"))
+    visit_id: Mapped[int | None] = mapped_column(ForeignKey("card_team_visit.id"), index=True)
     status: Mapped[str] = mapped_column(String(20))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(60))
     decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     decided_by: Mapped[str | None] = mapped_column(String(60))
     decision_note: Mapped[str] = mapped_column(String(300), default="")
-    batch_id: Mapped[int | None] = mapped_column(ForeignKey("card_batch.id"))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("card_batch.id"), index=True)
     # An offline capture's key: uploading the same capture again finds this application.
     capture_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     capture_digest: Mapped[str | None] = mapped_column(String(64))

@@ -77,7 +77,7 @@ class EidSession(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("eid_account.id"), index=True)
     # A guardian acting for a child: the child's account while switched.
-    acting_account_id: Mapped[int | None] = mapped_column(ForeignKey("eid_account.id"))
+    acting_account_id: Mapped[int | None] = mapped_column(ForeignKey("eid_account.id"), index=True)
     auth_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     amr: Mapped[str] = mapped_column(String(60))
     user_agent: Mapped[str] = mapped_column(String(300), default="")
@@ -135,7 +135,7 @@ class EidChallenge(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     handle_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     kind: Mapped[str] = mapped_column(String(30))
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("eid_account.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("eid_account.id"), index=True)
     secret: Mapped[str] = mapped_column(String(200))
     payload: Mapped[str | None] = mapped_column(EncryptedText(2000))
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -108,7 +108,7 @@ class Consent(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     account_id: Mapped[int] = mapped_column(Integer, index=True)
-    client_id: Mapped[str] = mapped_column(ForeignKey("oidc_client.client_id"))
+    client_id: Mapped[str] = mapped_column(ForeignKey("oidc_client.client_id"), index=True)
     claims: Mapped[list] = mapped_column(JSON, default=list)
     granted_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 

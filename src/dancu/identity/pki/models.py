@@ -34,7 +34,7 @@ class PkiCertificate(Base):
     # What the certificate is for, e.g. "country-ca", "document-signer:card-chip", "citizen:eid-account:7".
     purpose: Mapped[str] = mapped_column(String(80), index=True)
     subject: Mapped[str] = mapped_column(String(500))
-    key_id: Mapped[int | None] = mapped_column(ForeignKey("pki_key.id"), nullable=True)
+    key_id: Mapped[int | None] = mapped_column(ForeignKey("pki_key.id"), nullable=True, index=True)
     not_before: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     not_after: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     der: Mapped[bytes] = mapped_column(LargeBinary)
