@@ -139,9 +139,10 @@ def test_cli_exit_status_and_idempotent_rerun(database_url, session, refs, tmp_p
     assert first.exit_code == 1, first.output
     assert "rejected" in first.output
 
+    # The rerun loads nothing, and its exit status still says the file had rejected rows.
     again = runner.invoke(app, ["import", str(path), "--quiet"])
-    assert again.exit_code == 0
-    assert "already imported" in again.output
+    assert again.exit_code == 1, again.output
+    assert "already imported" in again.output and "1 rows of it were rejected" in again.output
 
     # Another file with overlapping rows of the same source: only the new row lands.
     overlap = write_csv(tmp_path / "batch2.csv", [person_row(i, commune) for i in range(7)])
@@ -358,3 +359,158 @@ def test_a_later_import_flags_both_holders_of_a_pin_and_late_parents(session, re
     for ref in ("second/r2", "second/r4", "second/r5"):
         assert "child_older_than_parent" in issues[ref]
     assert quality.recompute(session) == 0
+
+
+# ---- exports past the batch size; files that are damaged or unusual -------------------------------
+
+
+def write_rows(path: Path, count_: int, commune: str) -> Path:
+    return write_csv(path, [person_row(i, commune) for i in range(count_)])
+
+
+def test_export_streams_past_its_batch_size(session, refs, tmp_path):
+    """5,000 is the export's batch: more persons than that must all come out, in the same rows
+    whatever the batch size (expunging streamed objects broke the second batch on SQLite)."""
+    persons = 5_204
+    assert bulk.import_file(write_rows(tmp_path / "many.csv", persons, refs["communes"][0]),
+                            progress=False).rows_loaded == persons
+    whole, small = tmp_path / "whole.csv", tmp_path / "small.csv"
+    assert bulk.export_persons(whole, progress=False) == persons
+    assert bulk.export_persons(small, progress=False, batch_size=7) == persons
+    assert whole.read_bytes() == small.read_bytes()
+    with whole.open(encoding="utf-8") as handle:
+        exported = list(csv.DictReader(handle))
+    assert len({row["record_id"] for row in exported}) == persons
+    assert sum(1 for row in exported if row["father_record_id"]) == persons // 4 * 2
+
+    out = tmp_path / "register.jsonl.gz"
+    done = CliRunner().invoke(app, ["export", str(out), "--purpose", "sao lưu định kỳ", "--quiet"])
+    assert done.exit_code == 0, done.output
+    assert f"{persons} persons written" in done.output
+
+
+def test_a_field_over_the_size_limit_rejects_only_its_row(session, refs, tmp_path):
+    commune = refs["communes"][0]
+    huge = "x" * (csv.field_size_limit() + 1)
+    rows = [person_row(i, commune) for i in range(6)]
+    rows[2]["other_names"] = huge
+    path = write_csv(tmp_path / "huge.csv", rows)
+    jsonl = tmp_path / "wide.jsonl"
+    rows[2]["record_id"], rows[3]["permanent_address"] = "r2", huge
+    jsonl.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+
+    report = bulk.import_file(path, progress=False)
+    assert (report.rows_read, report.rows_loaded, report.rows_rejected) == (6, 5, 1)
+    with report.error_report.open(encoding="utf-8") as handle:
+        (error,) = list(csv.DictReader(handle))
+    assert error["line"] == "4" and "longer than 131,072 characters" in error["reason"]
+    assert len(error["raw"]) < 2_000  # the report keeps the start of the record, not all of it
+
+    report = bulk.import_file(jsonl, progress=False)
+    assert (report.rows_loaded, report.rows_rejected) == (4, 2)
+    assert count(session, Person.id) == 9
+
+
+def test_a_truncated_gz_is_refused_with_its_line_and_loads_nothing(session, refs, tmp_path):
+    import gzip
+
+    plain = write_rows(tmp_path / "cut.csv", 3_000, refs["communes"][0])
+    packed = gzip.compress(plain.read_bytes())
+    path = tmp_path / "cut.csv.gz"
+    path.write_bytes(packed[: len(packed) // 2])
+
+    with pytest.raises(ValueError, match=r"cut.csv.gz is truncated: the compressed data stops in line \d+") as exc:
+        bulk.import_file(path, progress=False)
+    line = int(str(exc.value).split("line ")[1].split(";")[0])
+    assert 2 <= line <= 3_001
+    assert count(session, Person.id) == 0
+
+    result = CliRunner().invoke(app, ["import", str(path), "--quiet"])
+    assert result.exit_code == 2
+    assert "truncated" in result.output and "Aborted" not in result.output
+
+
+def test_an_unbalanced_quote_rejects_its_line_and_keeps_the_rows_after_it(session, refs, tmp_path):
+    commune = refs["communes"][0]
+    path = write_rows(tmp_path / "quote.csv", 12, commune)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[3] = lines[3].replace("Nguyễn", '"Nguyễn', 1)  # record r2 opens a quote that never closes
+    path.write_text("".join(lines), encoding="utf-8")
+
+    report = bulk.import_file(path, progress=False)
+
+    assert (report.rows_read, report.rows_loaded, report.rows_rejected) == (12, 11, 1)
+    with report.error_report.open(encoding="utf-8") as handle:
+        (error,) = list(csv.DictReader(handle))
+    assert (error["line"], error["reason"]) == ("4", "a quote opened on this line is not closed (unbalanced quote)")
+    assert error["raw"].startswith("r2,")
+    loaded = set(session.scalars(select(Person.source_ref)))
+    assert loaded == {f"quote/r{i}" for i in range(12)} - {"quote/r2"}
+
+
+def test_a_column_named_twice_in_the_header_refuses_the_file(session, refs, tmp_path):
+    path = tmp_path / "twice.csv"
+    row = person_row(0, refs["communes"][0])
+    path.write_text("record_id,given_name,sex,given_name\nr0,An,M,Bình\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="columns named twice in the header: given_name"):
+        bulk.import_file(path, progress=False)
+    result = CliRunner().invoke(app, ["import", str(path), "--quiet"])
+    assert result.exit_code == 2 and "named twice" in result.output
+    assert count(session, Person.id) == 0 and row
+
+
+def cp1258(text: str) -> bytes:
+    """Vietnamese in Windows-1258: the base letters are precomposed, the tone is a combining mark."""
+    import unicodedata
+
+    out = b""
+    for char in text:
+        try:
+            out += char.encode("cp1258")
+        except UnicodeEncodeError:
+            parts = unicodedata.normalize("NFD", char)
+            out += unicodedata.normalize("NFC", parts[:-1]).encode("cp1258") + parts[-1].encode("cp1258")
+    return out
+
+
+def test_a_file_that_is_not_utf8_names_its_line_and_encoding(session, refs, tmp_path):
+    commune = refs["communes"][0]
+    text = write_rows(tmp_path / "x.csv", 4, commune).read_text(encoding="utf-8")
+    text = text.replace("Ân 2", "Hương 2")
+    path = tmp_path / "old.csv"
+    path.write_bytes(cp1258(text))  # line 2 (r0) is the first with a non-ASCII letter
+
+    with pytest.raises(ValueError) as exc:
+        bulk.import_file(path, progress=False)
+    assert str(exc.value) == ("old.csv: line 2 is not valid UTF-8; the file looks like cp1258: "
+                              "convert it to UTF-8 or import it with --encoding cp1258")
+    assert count(session, Person.id) == 0
+
+    result = CliRunner().invoke(app, ["import", str(path), "--quiet", "--encoding", "cp1258"])
+    assert result.exit_code == 0, result.output
+    names = set(session.scalars(select(Person.full_name)))
+    assert names == {"Nguyễn Văn Ân 0", "Nguyễn Thị Ân 1", "Nguyễn Văn Hương 2", "Nguyễn Thị Ân 3"}
+
+    western = tmp_path / "western.csv"
+    western.write_bytes("record_id,given_name\nw1,José\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="line 2 is not valid UTF-8; the file looks like latin-1"):
+        bulk.import_file(western, progress=False)
+    unknown = CliRunner().invoke(app, ["import", str(western), "--quiet", "--encoding", "klingon"])
+    assert unknown.exit_code == 2 and "unknown encoding 'klingon'" in unknown.output
+
+
+def test_the_exit_status_says_whether_rows_were_rejected_every_time(session, refs, tmp_path):
+    commune = refs["communes"][0]
+    runner = CliRunner()
+    clean = write_rows(tmp_path / "clean.csv", 3, commune)
+    for _ in range(2):
+        result = runner.invoke(app, ["import", str(clean), "--quiet"])
+        assert result.exit_code == 0, result.output
+
+    for name, content in (("empty.csv", ""), ("header.csv", ",".join(bulk.COLUMNS) + "\n"), ("blank.jsonl", "\n")):
+        path = tmp_path / name
+        path.write_text(content, encoding="utf-8")
+        for _ in range(2):
+            result = runner.invoke(app, ["import", str(path), "--quiet"])
+            assert result.exit_code == 2, result.output
+            assert "holds no rows" in result.output and "imported completely" not in result.output

@@ -47,8 +47,8 @@ from dancu.linkage.schemas import (
 )
 from dancu.registry import merge as registry_merge
 from dancu.registry import services as registry
-from dancu.registry.bulk import _format_of, _open_text
 from dancu.registry.dates import PartialDate
+from dancu.registry.exchange import format_of, open_text
 from dancu.text import fold
 from dancu.units import services as units
 
@@ -133,8 +133,8 @@ def _sex(text: str) -> str:
 
 
 def _raw_rows(path: Path) -> Iterator[dict[str, str]]:
-    jsonl = _format_of(path) == "jsonl"
-    with _open_text(path) as handle:
+    jsonl = format_of(path) == "jsonl"
+    with open_text(path) as handle:
         rows: Iterable[dict] = (json.loads(line) for line in handle if line.strip()) if jsonl else csv.DictReader(handle)
         for row in rows:
             if not isinstance(row, dict):

@@ -18,8 +18,8 @@ from pathlib import Path
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
-from dancu.registry.bulk import _format_of, _open_text
 from dancu.registry.dates import PartialDate
+from dancu.registry.exchange import format_of, open_text
 from dancu.text import fold, split_full_name
 from dancu.units import services as units
 
@@ -157,8 +157,8 @@ def read_rows(path: Path) -> Iterator[dict[str, str]]:
     ignored, so a wider agency file reads as well as a register export.
     """
     path = Path(path)
-    jsonl = _format_of(path) == "jsonl"
-    with _open_text(path) as handle:
+    jsonl = format_of(path) == "jsonl"
+    with open_text(path) as handle:
         if jsonl:
             rows: Iterable[dict] = (json.loads(line) for line in handle if line.strip())
         else:

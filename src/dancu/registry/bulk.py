@@ -1,8 +1,10 @@
 """Bulk import and export of persons in the exchange format (docs/data-format.md).
 
-The import validates each row in Python (clear reasons, never stopping the
-valid rows), stages a batch in a temporary table and moves it into the real
-tables with set-based INSERT ... SELECT statements. PostgreSQL stages with
+Reading a file (encodings, compression, CSV and JSON Lines, records that
+cannot be read) is `exchange`'s part. The import validates each row in
+Python (clear reasons, never stopping the valid rows), stages a batch in a
+temporary table and moves it into the real tables with set-based
+INSERT ... SELECT statements. PostgreSQL stages with
 COPY; SQLite with executemany. Everything after staging is the same SQL.
 
 Crash safety: each batch is one transaction that also advances the file's
@@ -19,7 +21,6 @@ import abc
 import csv
 import datetime as dt
 import gzip
-import hashlib
 import io
 import json
 import time
@@ -48,6 +49,7 @@ from dancu.audit.services import record_access, require_purpose
 from dancu.crypto import encrypt_text
 from dancu.registry import quality
 from dancu.registry.dates import PartialDate
+from dancu.registry.exchange import COLUMNS, DEFAULT_ENCODING, check_encoding, format_of, open_text, records, scan
 from dancu.registry.models import (
     CitizenshipBasis,
     Household,
@@ -65,16 +67,6 @@ from dancu.text import fold, join_name, normalize, split_full_name
 from dancu.units import services as units
 from dancu.units.models import AdminUnit
 
-# The exchange format's columns, in the order `export` writes them.
-COLUMNS: tuple[str, ...] = (
-    "record_id", "pin", "family_name", "middle_name", "given_name", "full_name", "other_names", "birth_date",
-    "sex", "nationalities", "citizenship_basis", "naturalized_on", "ethnicity_code", "religion",
-    "birth_place_status", "birth_registration_unit", "birth_country", "hometown_status", "hometown_unit",
-    "father_record_id", "mother_record_id", "spouse_record_id", "status", "status_date",
-    "permanent_unit", "permanent_address", "permanent_since", "household_code", "relationship_to_head",
-    "temporary_unit", "temporary_address", "temporary_from", "temporary_until",
-)
-_COL = {name: i for i, name in enumerate(COLUMNS)}
 (
     _RECORD_ID, _PIN, _FAMILY, _MIDDLE, _GIVEN, _FULL, _OTHER, _BIRTH, _SEX, _NATIONALITIES, _BASIS, _NATURALIZED,
     _ETHNICITY, _RELIGION, _BIRTH_PLACE_STATUS, _BIRTH_UNIT, _BIRTH_COUNTRY, _HOMETOWN_STATUS, _HOMETOWN_UNIT,
@@ -138,95 +130,13 @@ class ImportReport:
     # True when the file had already been imported to the end: nothing was read.
     already_finished: bool = False
     resumed_from_line: int = 0
+    # Rows of this file rejected by any run of it (an earlier, interrupted or
+    # finished one included): what the exit status of `dancu import` reports.
+    file_rows_rejected: int = 0
 
 
 class _Rejected(Exception):
     pass
-
-
-# ---- reading ---------------------------------------------------------------------------------
-
-
-def _open_text(path: Path) -> IO[str]:
-    if path.suffix == ".gz":
-        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8-sig", newline="")
-    return path.open(encoding="utf-8-sig", newline="")
-
-
-def _format_of(path: Path) -> str:
-    suffixes = path.suffixes[-2:] if path.suffix == ".gz" else path.suffixes[-1:]
-    kind = suffixes[0].lower() if suffixes else ""
-    if kind == ".csv":
-        return "csv"
-    if kind in (".jsonl", ".ndjson"):
-        return "jsonl"
-    raise ValueError(f"{path.name}: unknown format (expected .csv, .jsonl or .ndjson, optionally .gz)")
-
-
-# A record is (line number where it starts, values in COLUMNS order or None
-# when the record cannot even be read, why not, the raw record). The raw CSV
-# record stays a list of fields: it is serialised only if the row is rejected.
-Record = tuple[int, list[str] | None, str, str | list[str]]
-
-
-def _csv_records(handle: IO[str]) -> Iterator[Record]:
-    reader = csv.reader(handle)
-    try:
-        header = next(reader)
-    except StopIteration:
-        return
-    header = [name.strip() for name in header]
-    unknown = [name for name in header if name and name not in _COL]
-    if "record_id" not in header:
-        raise ValueError("the header has no record_id column")
-    if unknown:
-        raise ValueError(f"unknown columns in the header: {', '.join(unknown)}")
-    width = len(header)
-    positions = [header.index(name) if name in header else None for name in COLUMNS]
-    # Identity order is the common case (files written by `export`): no reshuffle per row.
-    identity = header == list(COLUMNS)
-    last_line = reader.line_num
-    for row in reader:
-        start, last_line = last_line + 1, reader.line_num
-        if len(row) != width:
-            if not row:
-                continue
-            yield start, None, f"expected {width} fields, found {len(row)}", row
-            continue
-        if identity:
-            yield start, row, "", row
-        else:
-            yield start, ["" if p is None else row[p] for p in positions], "", row
-
-
-def _csv_line(row: list[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="").writerow(row)
-    return out.getvalue()
-
-
-def _jsonl_records(handle: IO[str]) -> Iterator[Record]:
-    for line_no, line in enumerate(handle, start=1):
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield line_no, None, f"malformed JSON: {exc.msg} at column {exc.colno}", line
-            continue
-        if not isinstance(obj, dict):
-            yield line_no, None, "a line must hold one JSON object", line
-            continue
-        unknown = [key for key in obj if key not in _COL]
-        if unknown:
-            yield line_no, None, f"unknown keys: {', '.join(unknown)}", line
-            continue
-        yield line_no, ["" if (v := obj.get(name)) is None else str(v) for name in COLUMNS], "", line
-
-
-def _records(path: Path, handle: IO[str]) -> Iterator[Record]:
-    return _csv_records(handle) if _format_of(path) == "csv" else _jsonl_records(handle)
 
 
 # ---- validation ------------------------------------------------------------------------------
@@ -651,12 +561,10 @@ def default_source(path: Path) -> str:
     return name
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _csv_line(row: list[str]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="").writerow(row)
+    return out.getvalue()
 
 
 class _ErrorReport:
@@ -717,11 +625,18 @@ def import_file(
     progress: bool = True,
     batch_size: int = 20_000,
     error_report: Path | None = None,
+    encoding: str = DEFAULT_ENCODING,
 ) -> ImportReport:
-    """Load a file in the exchange format; resumable, idempotent, crash-safe (see the module doc)."""
+    """Load a file in the exchange format; resumable, idempotent, crash-safe (see the module doc).
+
+    A file that cannot be read as a whole (wrong encoding, truncated, bad
+    header, no rows) raises ValueError; rows that cannot be read or are
+    invalid go to the error report and never stop the valid ones.
+    """
     started = time.perf_counter()
     path = Path(path)
-    _format_of(path)
+    format_of(path)
+    encoding = check_encoding(encoding)
     source = source or default_source(path)
     if not source or len(source) > _SOURCE_MAX or "/" in source:
         raise ValueError(f"source {source!r}: 1..{_SOURCE_MAX} characters without '/'")
@@ -729,13 +644,15 @@ def import_file(
     error_path = error_report or path.with_name(f"{default_source(path)}.errors.csv")
     engine = db.get_engine()
     postgres = engine.dialect.name == "postgresql"
-    sha = _sha256(path)
+    sha = scan(path, encoding)
     table = ImportJob.__table__
 
     with engine.connect() as conn:
         job = _job(conn, path, sha)
         if job["finished"]:
             report.already_finished = True
+            report.file_rows_rejected = job["rows_rejected"]
+            report.error_report = error_path if job["rows_rejected"] and error_path.exists() else None
             report.seconds = time.perf_counter() - started
             return report
         resume_after = report.resumed_from_line = job["lines_done"]
@@ -763,7 +680,7 @@ def import_file(
             advance(len(rows) + len(rejections))
 
         with ExitStack() as stack:
-            handle = stack.enter_context(_open_text(path))
+            handle = stack.enter_context(open_text(path, encoding))
             stack.callback(errors.close)
             advance = stack.enter_context(_progress(progress, f"importing {path.name}"))
             # The next batch is parsed and validated here while the previous one
@@ -783,7 +700,7 @@ def import_file(
             rejections: list[tuple] = []
             seen: dict[str, int] = {}
             line_no = resume_after
-            for line_no, values, reason, raw in _records(path, handle):
+            for line_no, values, reason, raw in records(path, handle):
                 if line_no <= resume_after:
                     continue
                 report.rows_read += 1
@@ -802,12 +719,14 @@ def import_file(
                     batch, rejections, seen = [], [], {}
             hand_over(batch, rejections, line_no)
             in_flight.result()
+        if not report.rows_read and not resume_after:
+            raise ValueError(f"{path.name} holds no rows (it is empty, or has a header only)")
 
         with conn.begin():
             if resume_after:
                 # Rows committed by the interrupted run may name relatives that
                 # only arrived after the restart: their links are read again.
-                backend.stage_links(_links_through(path, source, resume_after))
+                backend.stage_links(_links_through(path, source, resume_after, encoding))
             report.links_unresolved = backend.resolve_links()
             # Each row's own findings were stored with it; those comparing
             # persons are added once, for this file's persons and whoever
@@ -816,17 +735,19 @@ def import_file(
                 Person.id > (job["persons_after_id"] or 0)))
             conn.execute(table.update().where(table.c.id == job["id"]).values(
                 finished=True, finished_at=dt.datetime.now(dt.UTC)))
+            report.file_rows_rejected = conn.execute(
+                select(table.c.rows_rejected).where(table.c.id == job["id"])).scalar_one()
     if errors.handle is not None:
         report.error_report = error_path
     report.seconds = time.perf_counter() - started
     return report
 
 
-def _links_through(path: Path, source: str, last_line: int) -> list[tuple]:
+def _links_through(path: Path, source: str, last_line: int, encoding: str) -> list[tuple]:
     prefix = f"{source}/"
     links = []
-    with _open_text(path) as handle:
-        for line_no, values, _, _ in _records(path, handle):
+    with open_text(path, encoding) as handle:
+        for line_no, values, _, _ in records(path, handle):
             if line_no > last_line:
                 break
             if values is None or not values[_RECORD_ID].strip():
@@ -856,28 +777,46 @@ def export_register(session: Session, actor: Actor, purpose: str, path: Path, un
     """
     actor.require(Role.ADMIN)
     purpose = require_purpose(purpose)
-    _format_of(Path(path))  # refuse a wrong file name before logging a read that will not happen
+    format_of(Path(path))  # refuse a wrong file name before logging a read that will not happen
     record_access(session, actor, "export", "unit" if unit_id is not None else "register",
                   unit_id if unit_id is not None else "all", purpose, detail=f"file={Path(path).name}")
     session.commit()
     return export_persons(path, unit_id=unit_id, progress=progress)
 
 
-def export_persons(path: Path, unit_id: int | None = None, progress: bool = True) -> int:
+# What the export reads of a person: plain column values, not ORM objects,
+# so that streaming needs no identity map (expunging objects under yield_per
+# broke every export past its first batch on SQLite).
+_EXPORTED = (
+    Person.id, Person.pin, Person.family_name, Person.middle_name, Person.given_name, Person.full_name,
+    Person.other_names, Person.birth_year, Person.birth_month, Person.birth_day, Person.sex, Person.nationalities,
+    Person.citizenship_basis, Person.naturalized_on, Person.ethnicity_code, Person.religion,
+    Person.birth_place_status, Person.birth_registration_unit_id, Person.birth_country, Person.hometown_status,
+    Person.hometown_unit_id, Person.father_id, Person.mother_id, Person.spouse_id, Person.status, Person.status_date,
+)
+
+
+def export_persons(path: Path, unit_id: int | None = None, progress: bool = True, batch_size: int = 5_000) -> int:
     """Write persons (those living in ``unit_id`` when given) in the exchange format.
 
     ``record_id`` is the person's id in this register and the relatives'
-    columns refer to those ids, so the file imports back as it is. Callers
-    log the read: `export_register`, or the linkage run that reads the file.
+    columns refer to those ids, so the file imports back as it is. Rows are
+    streamed ``batch_size`` at a time. Callers log the read: `export_register`,
+    or the linkage run that reads the file.
     """
     path = Path(path)
-    kind = _format_of(path)
+    kind = format_of(path)
     permanent, temporary = aliased(Residence), aliased(Residence)
     household = aliased(Household)
     membership = aliased(HouseholdMember)
     query = (
         select(
-            Person, permanent, household.code, membership.relationship_to_head, temporary,
+            *_EXPORTED,
+            permanent.unit_id.label("permanent_unit"), permanent.address_line.label("permanent_address"),
+            permanent.valid_from.label("permanent_since"), household.code.label("household_code"),
+            membership.relationship_to_head, temporary.unit_id.label("temporary_unit"),
+            temporary.address_line.label("temporary_address"), temporary.valid_from.label("temporary_from"),
+            temporary.expires_on.label("temporary_until"),
         )
         .outerjoin(permanent, (permanent.person_id == Person.id) & (permanent.kind == ResidenceKind.PERMANENT)
                    & permanent.valid_to.is_(None))
@@ -903,8 +842,7 @@ def export_persons(path: Path, unit_id: int | None = None, progress: bool = True
         writer = csv.writer(out) if kind == "csv" else None
         if writer:
             writer.writerow(COLUMNS)
-        rows = session.execute(query.execution_options(yield_per=5_000))
-        for p, perm, code, relationship, temp in rows:
+        for p in session.execute(query.execution_options(yield_per=batch_size)):
             birth = PartialDate(p.birth_year, p.birth_month, p.birth_day).iso() if p.birth_year else ""
             record = (
                 str(p.id), p.pin or "", p.family_name, p.middle_name, p.given_name, p.full_name, p.other_names,
@@ -913,10 +851,9 @@ def export_persons(path: Path, unit_id: int | None = None, progress: bool = True
                 p.religion or "", p.birth_place_status.value, ref(p.birth_registration_unit_id),
                 p.birth_country or "", p.hometown_status.value, ref(p.hometown_unit_id),
                 str(p.father_id or ""), str(p.mother_id or ""), str(p.spouse_id or ""), p.status.value,
-                _iso(p.status_date), ref(perm.unit_id) if perm else "", perm.address_line if perm else "",
-                _iso(perm.valid_from) if perm else "", code or "", relationship or "",
-                ref(temp.unit_id) if temp else "", temp.address_line if temp else "",
-                _iso(temp.valid_from) if temp else "", _iso(temp.expires_on) if temp else "",
+                _iso(p.status_date), ref(p.permanent_unit), p.permanent_address or "", _iso(p.permanent_since),
+                p.household_code or "", p.relationship_to_head or "", ref(p.temporary_unit),
+                p.temporary_address or "", _iso(p.temporary_from), _iso(p.temporary_until),
             )
             if writer:
                 writer.writerow(record)
@@ -924,9 +861,7 @@ def export_persons(path: Path, unit_id: int | None = None, progress: bool = True
                 out.write(json.dumps({k: v for k, v in zip(COLUMNS, record, strict=True) if v}, ensure_ascii=False))
                 out.write("\n")
             written += 1
-            if written % 5_000 == 0:
-                advance(5_000)
-                # yield_per streams the rows; dropping the objects keeps memory flat
-                session.expunge_all()
-        advance(written % 5_000)
+            if written % batch_size == 0:
+                advance(batch_size)
+        advance(written % batch_size)
     return written

@@ -11,6 +11,7 @@ from rich.table import Table
 from dancu.accounts.cli_actor import cli_actor
 from dancu.db import session_scope
 from dancu.registry.bulk import export_register, import_file
+from dancu.registry.exchange import DEFAULT_ENCODING
 
 
 def import_command(
@@ -20,6 +21,8 @@ def import_command(
     errors_out: Path = typer.Option(None, "--errors-out",
                                     help="Where to write rejected rows (default: FILE-NAME.errors.csv)."),
     batch_size: int = typer.Option(20_000, "--batch-size", min=1, help="Rows per committed batch."),
+    encoding: str = typer.Option(DEFAULT_ENCODING, "--encoding",
+                                 help="Character encoding of the file, e.g. cp1258 or latin-1 (default UTF-8)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Load persons, residences and households from a file.
@@ -27,17 +30,22 @@ def import_command(
     Idempotent and resumable: rows already loaded from the same source are
     skipped, and an interrupted import of a file continues where it stopped.
     Invalid rows never stop the valid ones: they are written to the error
-    report, and the command then exits with status 1 (valid rows are loaded).
+    report. Exit status: 0 every row of the file is in, 1 some rows of the
+    file were rejected (in this run or an earlier one), 2 the file was refused.
     """
     try:
         report = import_file(file, source=source, progress=not quiet, batch_size=batch_size,
-                             error_report=errors_out)
+                             error_report=errors_out, encoding=encoding)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     console = Console()
     if report.already_finished:
         console.print(f"{file} was already imported completely: nothing new to load.")
+        if report.file_rows_rejected:
+            console.print(f"{report.file_rows_rejected} rows of it were rejected"
+                          + (f" (see {report.error_report})" if report.error_report else "") + ".")
+            raise typer.Exit(1)
         return
     table = Table(title=f"import of {file} (source {report.source})", show_header=False)
     for label, value in (
@@ -46,6 +54,7 @@ def import_command(
         ("loaded", report.rows_loaded),
         ("already present (skipped)", report.rows_skipped_already_present),
         ("rejected", report.rows_rejected),
+        ("rejected by an earlier run", (report.file_rows_rejected - report.rows_rejected) or None),
         ("relatives not found in the source", report.links_unresolved),
         ("error report", report.error_report),
         ("seconds", f"{report.seconds:.1f}"),
@@ -53,7 +62,7 @@ def import_command(
         if value is not None:
             table.add_row(label, str(value))
     console.print(table)
-    if report.rows_rejected:
+    if report.file_rows_rejected:
         raise typer.Exit(1)
 
 

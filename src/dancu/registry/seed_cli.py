@@ -55,13 +55,18 @@ def seed(
                   f"ground truth in {truth_path}")
     if out is not None:
         return
-    report = import_file(target, progress=True)
+    try:
+        report = import_file(target, progress=True)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
     if report.already_finished:
         console.print(f"{target} was already loaded: nothing new.")
-        return
-    console.print(f"loaded {report.rows_loaded:,} rows, {report.rows_skipped_already_present:,} already present, "
-                  f"{report.rows_rejected:,} rejected, {report.links_unresolved:,} relatives not found "
-                  f"in {report.seconds:.1f} s")
-    if report.rows_rejected:
-        console.print(f"rejected rows: {report.error_report}")
+    else:
+        console.print(f"loaded {report.rows_loaded:,} rows, {report.rows_skipped_already_present:,} already "
+                      f"present, {report.rows_rejected:,} rejected, {report.links_unresolved:,} relatives not found "
+                      f"in {report.seconds:.1f} s")
+    if report.file_rows_rejected:
+        console.print(f"{report.file_rows_rejected:,} rows were rejected"
+                      + (f": see {report.error_report}" if report.error_report else ""))
         raise typer.Exit(1)
