@@ -1,13 +1,23 @@
 """The `dancu` command line: a thin layer over each domain's service functions.
 
-Each domain contributes its own Typer sub-app; this module only assembles them.
+Each domain contributes its own Typer sub-app; this module assembles them and,
+in `main`, turns an operator's mistake that surfaces as an exception (a
+database never migrated, a bad or unreachable DANCU_DATABASE_URL, a file that
+cannot be opened) into one line and exit status 2 instead of a traceback.
+Anything else is a defect and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import typer
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError
 
-from dancu import migrate
+from dancu import db, migrate
+from dancu.config import get_settings
+from dancu.crypto import KeyMissingError
 from dancu.accounts.cli import app as user_app
 from dancu.audit.cli import app as audit_app
 from dancu.demo import demo
@@ -51,5 +61,61 @@ def db_upgrade(revision: str = typer.Argument("heads", help="Alembic revision to
     typer.echo("database is up to date")
 
 
+def _database() -> str:
+    try:
+        return make_url(get_settings().database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return get_settings().database_url
+
+
+def _schema_behind() -> str | None:
+    """What `dancu db upgrade` would fix in the configured database, or None when it is current."""
+    with db.get_engine().connect() as connection:
+        applied = set(MigrationContext.configure(connection).get_current_heads())
+    expected = set(ScriptDirectory.from_config(migrate.alembic_config()).get_heads())
+    if not applied:
+        return "has no dancu tables yet"
+    if applied != expected:
+        return "was migrated by an older version of dancu"
+    return None
+
+
+def operator_error(exc: Exception) -> str | None:
+    """One line telling the operator what to do about ``exc``, or None when it is a defect."""
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    if isinstance(exc, KeyMissingError):
+        return " ".join(str(exc).split())
+    if isinstance(exc, NoSuchModuleError):
+        return f"DANCU_DATABASE_URL {_database()!r} names an unknown database driver"
+    if isinstance(exc, ArgumentError):
+        try:
+            make_url(get_settings().database_url)
+        except ArgumentError:
+            return f"DANCU_DATABASE_URL {_database()!r} is not a database URL (e.g. postgresql://user@host/dancu)"
+        return None
+    if isinstance(exc, DBAPIError):
+        try:
+            behind = _schema_behind()
+        except DBAPIError as unreachable:
+            reason = str(unreachable.orig).strip().splitlines()[0] if unreachable.orig else ""
+            return f"cannot use the database {_database()}: {reason}"
+        if behind:
+            return f"the database {_database()} {behind}: run `dancu db upgrade` first"
+    return None
+
+
+def main() -> None:
+    """The `dancu` console script."""
+    try:
+        app()
+    except Exception as exc:
+        message = operator_error(exc)
+        if message is None:
+            raise
+        typer.echo(f"error: {message}", err=True)
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()
