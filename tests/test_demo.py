@@ -39,7 +39,7 @@ def test_demo_seeds_once_and_its_logins_work(database_url, tmp_path):
         population = registry.population_size(session)
         assert population >= 300
         for username, password in staff.items():
-            actor = accounts.authenticate(session, username, password)
+            actor = accounts.authenticate(session, username, password, "127.0.0.1")
             assert actor.username == username
         levels = sorted(eid.authenticate_password(session, pin, password, "127.0.0.1").level
                         for pin, password in citizens.items())

@@ -22,6 +22,9 @@ class Settings:
     # Seconds between rounds of the access-log sealer (the window in which a
     # pending entry is not yet chained; see dancu.audit.services).
     audit_seal_interval: float = 0.25
+    # Reverse proxies (addresses, networks, or "*") whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed; nobody's by default (docs/deployment.md).
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def is_postgres(self) -> bool:
@@ -46,4 +49,6 @@ def get_settings() -> Settings:
         key_file=key_file,
         session_secret_file=session_secret_file,
         audit_seal_interval=float(os.environ.get("DANCU_AUDIT_SEAL_INTERVAL", "0.25")),
+        trusted_proxies=tuple(part.strip() for part in os.environ.get("DANCU_TRUSTED_PROXIES", "").split(",")
+                              if part.strip()),
     )

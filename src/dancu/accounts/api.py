@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
 from dancu.accounts import services
 from dancu.web.deps import ApiActor, DbSession
+from dancu.web.security import client_address
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -29,9 +30,9 @@ class Me(BaseModel):
 
 
 @router.post("/token", response_model=TokenResponse, summary="Exchange username and password for a bearer token")
-def token(session: DbSession, credentials: Credentials) -> TokenResponse:
+def token(request: Request, session: DbSession, credentials: Credentials) -> TokenResponse:
     try:
-        actor = services.authenticate(session, credentials.username, credentials.password)
+        actor = services.authenticate(session, credentials.username, credentials.password, client_address(request))
     except services.AuthError as exc:
         raise HTTPException(401, str(exc)) from None
     return TokenResponse(access_token=services.issue_token(session, actor))

@@ -34,7 +34,7 @@ def password(
     new_password: str = typer.Option(..., "--password", prompt="New password", hide_input=True,
                                      confirmation_prompt=True),
 ) -> None:
-    """Set a new password (also lifts a lockout)."""
+    """Set a new password (also lifts the account's login delays)."""
     with session_scope() as session:
         try:
             services.set_password(session, username, new_password)
@@ -43,12 +43,24 @@ def password(
     typer.echo(f"password of {username} changed")
 
 
+@app.command("unlock")
+def unlock(username: str) -> None:
+    """Lift the login delays that failed attempts put on an account (its usual sources stay known)."""
+    with session_scope() as session:
+        try:
+            services.unlock(session, username)
+        except LookupError as exc:
+            raise typer.BadParameter(str(exc)) from exc
+    typer.echo(f"login delays of {username} lifted")
+
+
 @app.command("token")
 def token(username: str, password: str = typer.Option(..., prompt=True, hide_input=True)) -> None:
     """Issue an API bearer token (valid 12 hours)."""
     with session_scope() as session:
         try:
-            actor = services.authenticate(session, username, password)
+            # The shell of the server is one source of its own, apart from any network address.
+            actor = services.authenticate(session, username, password, "cli")
         except services.AuthError as exc:
             raise typer.BadParameter(str(exc)) from exc
         typer.echo(services.issue_token(session, actor))

@@ -1,4 +1,4 @@
-"""Staff accounts, roles and API tokens."""
+"""Staff accounts, roles, API tokens and the login throttle."""
 
 from __future__ import annotations
 
@@ -29,8 +29,6 @@ class User(Base):
     # A registrar works within one commune or one province; None = nationwide.
     scope_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -42,3 +40,21 @@ class ApiToken(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LoginThrottle(Base):
+    """Failed password logins counted under one key, and the earliest time the key may try again.
+
+    Keys (see dancu.accounts.throttle): ``account:<username>`` (every source),
+    ``source:<ip>`` (every account) and ``pair:<ip>|<username>``; a pair row
+    also remembers the owner's last successful login from that source. Kept in
+    the database so that every server process sees the same counts.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_success_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,4 +1,4 @@
-"""Staff accounts: creation, password login with lockout, API tokens, scope."""
+"""Staff accounts: creation, password login with throttling (never a lockout), API tokens, scope."""
 
 from __future__ import annotations
 
@@ -12,17 +12,22 @@ from argon2.exceptions import VerificationError
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
+from dancu.accounts import throttle
 from dancu.accounts.models import ApiToken, Role, User
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = dt.timedelta(minutes=15)
 TOKEN_LIFETIME = dt.timedelta(hours=12)
 
 _hasher = PasswordHasher()
+# Verified against when there is no real hash to check, so every refusal costs one verification.
+_DUMMY_HASH = _hasher.hash("not the password of anyone")
 
 
 class AuthError(Exception):
     """Login refused; the message is safe to show (it never says which part was wrong)."""
+
+
+# The one refusal of a password login: unknown user, wrong password and throttled look alike.
+LOGIN_REFUSED = "wrong username or password, or too many attempts: wait a minute and try again"
 
 
 class PermissionDenied(Exception):
@@ -82,15 +87,21 @@ def create_user(
 
 
 def set_password(session: Session, username: str, password: str) -> None:
-    """Replace a password and lift any lockout."""
+    """Replace a password and lift the account's login delays."""
     _check_password(password)
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise LookupError(f"no user {username!r}")
     user.password_hash = _hasher.hash(password)
-    user.failed_logins = 0
-    user.locked_until = None
+    throttle.clear(session, username)
     session.flush()
+
+
+def unlock(session: Session, username: str) -> None:
+    """Lift the account's login delays (the administrator's way in that no outsider can block)."""
+    if not user_exists(session, username):
+        raise LookupError(f"no user {username!r}")
+    throttle.clear(session, username)
 
 
 def user_exists(session: Session, username: str) -> bool:
@@ -102,25 +113,30 @@ def actor_for(user: User | Row) -> Actor:
     return Actor(username=user.username, role=Role(user.role), scope_unit_id=user.scope_unit_id)
 
 
-def authenticate(session: Session, username: str, password: str) -> Actor:
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None or not user.active:
-        # Hash anyway so that timing does not reveal which usernames exist.
-        _hasher.hash(password)
-        raise AuthError("wrong username or password")
-    if user.locked_until and _aware(user.locked_until) > _now():
-        raise AuthError("account temporarily locked after repeated failures; try again later")
+def _password_matches(user: User | None, password: str, throttled: bool) -> bool:
+    """One Argon2 verification on every path, so timing tells neither existence nor throttling."""
+    usable = user is not None and user.active and not throttled
     try:
-        _hasher.verify(user.password_hash, password)
+        return _hasher.verify(user.password_hash if usable else _DUMMY_HASH, password) and usable
     except VerificationError:
-        user.failed_logins += 1
-        if user.failed_logins >= MAX_FAILED_LOGINS:
-            user.locked_until = _now() + LOCKOUT
-            user.failed_logins = 0
+        return False
+
+
+def authenticate(session: Session, username: str, password: str, source: str) -> Actor:
+    """Check a password login from ``source`` (the client's address, or "cli"); see dancu.accounts.throttle.
+
+    A failure is committed before AuthError is raised, so it counts even
+    though the caller's unit of work rolls back.
+    """
+    now = _now()
+    throttled = throttle.is_throttled(session, username, source, now)
+    user = session.scalar(select(User).where(User.username == username))
+    if not _password_matches(user, password, throttled):
+        # A refused attempt during a delay counts too: hammering only lengthens the wait.
+        throttle.record_failure(session, username, source, now)
         session.commit()
-        raise AuthError("wrong username or password") from None
-    user.failed_logins = 0
-    user.locked_until = None
+        raise AuthError(LOGIN_REFUSED)
+    throttle.record_success(session, username, source, now)
     return actor_for(user)
 
 

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from dancu.accounts.api import router as accounts_api
 from dancu.accounts.services import PermissionDenied
@@ -143,10 +144,11 @@ def create_app() -> FastAPI:
         session_cookie=SESSION_COOKIE,
         max_age=SESSION_MAX_AGE,
         same_site="lax",
-        # Plain http on localhost for the laptop demo; a TLS deployment should
-        # set the Secure flag once Settings carries the public origin.
+        # Secure is decided per request: SecurityHeadersMiddleware marks cookies of HTTPS responses.
         https_only=False,
     )
     app.add_middleware(RejectNulMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
+    # Outermost: the client's address and scheme, as a trusted proxy reports them, for everything inside.
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app

@@ -12,4 +12,6 @@ def serve(
     reload: bool = typer.Option(False, help="Restart on code changes (development only)."),
 ) -> None:
     """Run the registrar console and the REST API."""
-    uvicorn.run("dancu.web.app:create_app", factory=True, host=host, port=port, reload=reload)
+    # The app believes forwarded headers from DANCU_TRUSTED_PROXIES only; uvicorn's own
+    # default would also trust 127.0.0.1 (docs/deployment.md).
+    uvicorn.run("dancu.web.app:create_app", factory=True, host=host, port=port, reload=reload, proxy_headers=False)

@@ -9,17 +9,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from dancu.accounts.services import AuthError, Role, authenticate
 from dancu.web.deps import SESSION_USER, DbSession, PageActor
-from dancu.web.security import rotate_csrf_token
+from dancu.web.security import client_address, rotate_csrf_token
 from dancu.units.services import unit_label
 from dancu.web.templating import SCOPE_LABEL, render
 
 router = APIRouter(include_in_schema=False)
-
-# authenticate() words its refusals for any audience; the page shows them in the user's language.
-_AUTH_MESSAGES = {
-    "account temporarily locked after repeated failures; try again later": "login.locked",
-}
-
 
 def _safe_next(target: str | None) -> str | None:
     """Only same-site paths, so the login form cannot be used as an open redirect."""
@@ -51,11 +45,12 @@ def login(
     next: Annotated[str, Form(max_length=500)] = "",
 ):
     try:
-        actor = authenticate(session, username.strip(), password)
-    except AuthError as exc:
+        actor = authenticate(session, username.strip(), password, client_address(request))
+    except AuthError:
+        # One message for every refusal (unknown user, wrong password, throttled): it reveals nothing.
         return render(
             request, "login.html",
-            {"next": _safe_next(next) or "", "username": username, "error": _AUTH_MESSAGES.get(str(exc), "login.failed")},
+            {"next": _safe_next(next) or "", "username": username, "error": "login.failed"},
             status_code=401,
         )
     # A fresh session on login, so a session id planted before login is worthless.

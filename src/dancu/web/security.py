@@ -1,9 +1,14 @@
-"""Session secret, CSRF tokens and security headers for the web application.
+"""Session secret, CSRF tokens, security headers and transport security for the web application.
 
 The session cookie is the ambient credential a hostile page could ride on, so
 every state-changing request that relies on it must also prove it came from
 one of our own pages: a per-session token, sent in the hidden form field
 ``csrf_token`` or (HTMX, fetch) in the ``X-CSRF-Token`` header.
+
+A request that reached us over HTTPS (directly, or through a proxy listed in
+``DANCU_TRUSTED_PROXIES`` that says so in ``X-Forwarded-Proto``) gets every
+cookie marked ``Secure`` and a ``Strict-Transport-Security`` header; see
+docs/deployment.md.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "base-uri 'none'",
     "object-src 'none'",
 ])
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 SECURITY_HEADERS = [
     (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
     (b"x-frame-options", b"DENY"),
@@ -45,6 +51,11 @@ SECURITY_HEADERS = [
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+
+
+def client_address(conn: HTTPConnection) -> str:
+    """The client's address: the peer's, or what a trusted proxy vouched for (ProxyHeadersMiddleware)."""
+    return conn.client.host if conn.client else "unknown"
 
 
 def load_session_secret(path: Path) -> str:
@@ -160,7 +171,19 @@ def _multipart_field(content_type: str, body: bytes, name: str) -> str | None:
     return None
 
 
+def _secure_cookie(name: bytes, value: bytes) -> tuple[bytes, bytes]:
+    if name.lower() != b"set-cookie" or b"secure" in {part.strip().lower() for part in value.split(b";")[1:]}:
+        return name, value
+    return name, value + b"; Secure"
+
+
 class SecurityHeadersMiddleware:
+    """Adds the security headers; over HTTPS also HSTS, and ``Secure`` on every cookie.
+
+    The scheme is the one the client used: ProxyHeadersMiddleware, outside this
+    one, has already taken it from a trusted proxy's ``X-Forwarded-Proto``.
+    """
+
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
@@ -168,13 +191,16 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        https = scope.get("scheme") == "https"
+        wanted = SECURITY_HEADERS + [HSTS] if https else SECURITY_HEADERS
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                message["headers"] = list(message.get("headers", [])) + [
-                    (name, value) for name, value in SECURITY_HEADERS if name not in present
-                ]
+                headers = list(message.get("headers", []))
+                if https:
+                    headers = [_secure_cookie(name, value) for name, value in headers]
+                present = {name.lower() for name, _ in headers}
+                message["headers"] = headers + [(name, value) for name, value in wanted if name not in present]
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
