@@ -7,7 +7,8 @@ from test_smoke_cli import run_dancu
 from dancu.accounts.models import Role
 from dancu.accounts.services import Actor
 from dancu.audit.models import AccessLogEntry
-from dancu.audit.services import record_access, record_accesses, seal_all, seal_pending, verify_chain
+from dancu.audit.services import record_access, record_accesses, seal_all, seal_pending
+from dancu.audit.transparency import verify as verify_chain
 from dancu.db import is_postgres, new_session
 
 AUDITOR = Actor("auditor", Role.AUDITOR)
@@ -44,7 +45,7 @@ def test_an_altered_row_is_detected(session, logged):
     session.execute(text("UPDATE access_log SET purpose = 'nothing to see' WHERE seq = 3"))
     session.commit()
     result = verify_chain(session)
-    assert [(b.seq, b.reason) for b in result.breaks] == [(3, "entry content was altered")]
+    assert (3, "entry content was altered") in [(b.seq, b.reason) for b in result.breaks]
     cli = _audit("verify")
     assert cli.returncode == 1 and "BROKEN at entry 3" in cli.stderr
 
@@ -63,32 +64,32 @@ def test_a_truncated_tail_is_detected(session, logged):
     assert not result.ok and "head says 8" in result.breaks[-1].reason
 
 
-def test_a_recomputed_plain_hash_cannot_forge_the_chain(session, logged):
+def test_a_recomputed_plain_hash_cannot_forge_an_entry(session, logged):
     """Without the key file an attacker cannot produce a valid MAC for a forged entry."""
     import hashlib
 
-    row = session.execute(text("SELECT prev_mac FROM access_log WHERE seq = 2")).one()
-    forged = hashlib.sha256((row.prev_mac + "forged").encode()).hexdigest()
-    session.execute(text("UPDATE access_log SET actor = 'ghost', mac = :m WHERE seq = 2"), {"m": forged})
+    forged = hashlib.sha256(b"ghost").hexdigest()
+    session.execute(text("UPDATE access_log SET actor = 'ghost', entry_mac = :m WHERE seq = 2"), {"m": forged})
     session.commit()
-    assert {b.seq for b in verify_chain(session).breaks} >= {2, 3}
+    assert (2, "entry content was altered") in [(b.seq, b.reason) for b in verify_chain(session).breaks]
 
 
 def test_entries_are_visible_before_they_are_sealed_and_sealing_keeps_append_order(session):
     _log_eight(session)
     pending = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.id)).all()
-    assert len(pending) == 8 and all(e.seq is None and e.mac is None and e.entry_mac for e in pending)
+    assert len(pending) == 8 and all(e.seq is None and e.entry_mac and len(e.uid) == 32 for e in pending)
+    assert len({e.uid for e in pending}) == 8
     result = verify_chain(session)
     assert result.ok and result.pending == 8
     assert _audit("seal").stdout.strip() == "8 entries sealed"
     session.expire_all()
     sealed = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.id)).all()
     assert [e.seq for e in sealed] == list(range(1, 9))
-    assert all(later.prev_mac == earlier.mac for earlier, later in zip(sealed, sealed[1:], strict=False))
-    assert verify_chain(session).pending == 0
+    result = verify_chain(session)
+    assert result.ok and result.pending == 0 and result.tree_size == 8
 
 
-def test_a_pending_entry_altered_before_sealing_stays_detected_after(session):
+def test_a_pending_entry_altered_before_sealing_is_refused_by_the_sealer(session):
     _log_eight(session)
     target = session.scalar(select(func.min(AccessLogEntry.id)))
     session.execute(text("UPDATE access_log SET actor = 'ghost' WHERE id = :id"), {"id": target})
@@ -97,14 +98,18 @@ def test_a_pending_entry_altered_before_sealing_stays_detected_after(session):
     assert [(b.seq, b.entry_id) for b in before.breaks] == [(None, target)]
     cli = _audit("verify")
     assert cli.returncode == 1 and f"BROKEN at pending entry id {target}" in cli.stderr
-    seal_all(session)
+    assert seal_all(session) == 7
+    session.expire_all()
+    assert session.get(AccessLogEntry, target).seq is None and session.get(AccessLogEntry, target).refused
     after = verify_chain(session)
-    assert [(b.seq, b.reason) for b in after.breaks] == [(1, "entry content was altered")]
+    assert [(b.entry_id, b.reason) for b in after.breaks] == [
+        (target, "refused by the sealer (forged, altered or duplicate entry)")]
+    assert after.tree_size == 7
 
 
 def test_a_pending_entry_without_its_mac_is_detected(session):
     _log_eight(session)
-    session.execute(text("UPDATE access_log SET entry_mac = NULL, purpose = 'x' WHERE id = (SELECT MAX(id) FROM access_log)"))
+    session.execute(text("UPDATE access_log SET entry_mac = '', purpose = 'x' WHERE id = (SELECT MAX(id) FROM access_log)"))
     session.commit()
     assert len(verify_chain(session).breaks) == 1
 
@@ -112,7 +117,7 @@ def test_a_pending_entry_without_its_mac_is_detected(session):
 def test_later_entries_chain_onto_earlier_batches(session, logged):
     record_access(session, REGISTRAR, "read", "person", 42, "kiểm tra")
     session.commit()
-    assert seal_pending(session) == 1
+    assert seal_pending(session).sealed == 1
     session.commit()
     assert session.scalar(select(func.max(AccessLogEntry.seq))) == logged + 1
     assert verify_chain(session).ok
@@ -131,7 +136,7 @@ def test_readers_append_while_a_sealer_holds_the_chain_head(session, database_ur
             reader.execute(text("SET lock_timeout = '2s'"))
             record_access(reader, REGISTRAR, "read", "person", 1, "tra cứu")
             reader.commit()
-            assert seal_pending(reader) == 0
+            assert seal_pending(reader).taken == 0
             reader.rollback()
         finally:
             reader.close()
@@ -140,8 +145,35 @@ def test_readers_append_while_a_sealer_holds_the_chain_head(session, database_ur
     assert seal_all(session) == 1 and verify_chain(session).ok
 
 
-def test_migration_0006_keeps_the_chain_both_ways(session, database_url):
-    """Down to the locked-append schema and up again: sealed entries keep their chain."""
+def test_migrations_0006_and_0011_keep_the_log_both_ways(session, database_url):
+    """Down to the locked-append HMAC chain and up again to the Merkle tree: entries keep their order."""
+    from alembic import command
+
+    from dancu import migrate
+    from dancu.db import get_engine
+
+    _log_eight(session)
+    seal_all(session)
+    order = session.scalars(select(AccessLogEntry.subject_id).order_by(AccessLogEntry.seq)).all()
+    session.close()
+    config = migrate.alembic_config()
+    with get_engine().begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0006_audit_sealing-1")
+    with get_engine().connect() as connection:
+        assert connection.execute(text("SELECT COUNT(*) FROM access_log WHERE mac IS NOT NULL")).scalar() == 8
+    migrate.upgrade()
+    assert seal_all(session) == 8
+    assert session.scalars(select(AccessLogEntry.subject_id).order_by(AccessLogEntry.seq)).all() == order
+    result = verify_chain(session)
+    assert result.ok and result.entries_checked == 8 and result.tree_size == 8
+    record_access(session, REGISTRAR, "read", "person", 9, "sau nâng cấp")
+    session.commit()
+    assert seal_all(session) == 1 and verify_chain(session).ok
+
+
+def test_upgrading_refuses_a_tampered_hmac_chain(session, database_url):
+    """The old chain is checked before its entries enter the tree: tampering is not laundered."""
     from alembic import command
 
     from dancu import migrate
@@ -153,12 +185,8 @@ def test_migration_0006_keeps_the_chain_both_ways(session, database_url):
     config = migrate.alembic_config()
     with get_engine().begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0006_audit_sealing-1")
-    with get_engine().connect() as connection:
-        assert connection.execute(text("SELECT COUNT(*) FROM access_log WHERE mac IS NOT NULL")).scalar() == 8
-    migrate.upgrade()
-    result = verify_chain(session)
-    assert result.ok and result.entries_checked == 8
-    record_access(session, REGISTRAR, "read", "person", 9, "sau nâng cấp")
-    session.commit()
-    assert seal_all(session) == 1 and verify_chain(session).ok
+        command.downgrade(config, "0011_audit_transparency-1")
+    with get_engine().begin() as connection:
+        connection.execute(text("UPDATE access_log SET purpose = 'rewritten' WHERE seq = 2"))
+    with pytest.raises(RuntimeError, match="HMAC chain is broken"):
+        migrate.upgrade()

@@ -8,19 +8,22 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from dancu.audit import services
+from dancu.audit import services, transparency
 from dancu.web.deps import ApiActor, DbSession
 from dancu.web.errors import service_errors
 from dancu.web.params import Offset
+from dancu.web.problems import API_ERRORS
 
-router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=API_ERRORS)
 
 
 class Entry(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    seq: int | None = Field(description="Position in the hash chain; null until the entry is sealed (well under a second)")
+    seq: int | None = Field(description="Position in the Merkle tree (1-based); null until the entry is sealed "
+                                        "(well under a second)")
+    uid: str = Field(description="The entry's unique id, covered by its MAC")
     at: dt.datetime
     actor: str
     action: str
@@ -40,6 +43,8 @@ class Verification(BaseModel):
     ok: bool
     entries_checked: int
     pending: int
+    tree_size: int
+    checkpoints_checked: int
     breaks: list[Break]
 
 
@@ -56,10 +61,12 @@ def entries(session: DbSession, actor: ApiActor,
     return [Entry.model_validate(row) for row in rows]
 
 
-@router.get("/verify", response_model=Verification, summary="Check the hash chain of the access log")
+@router.get("/verify", response_model=Verification,
+            summary="Check every entry and prove that the log extends every stored checkpoint")
 def verify(session: DbSession, actor: ApiActor) -> Verification:
     with service_errors():
         actor.require(services.Role.AUDITOR, services.Role.ADMIN)
-        result = services.verify_chain(session)
+        result = transparency.verify(session)
     return Verification(ok=result.ok, entries_checked=result.entries_checked, pending=result.pending,
+                        tree_size=result.tree_size, checkpoints_checked=result.checkpoints_checked,
                         breaks=[Break(seq=b.seq, entry_id=b.entry_id, reason=b.reason) for b in result.breaks])

@@ -8,7 +8,7 @@ size, so it is the right fold of a few *perfect* subtrees: a node ``(level,
 index)`` covering leaves ``index * 2**level`` to ``(index + 1) * 2**level``.
 The proofs are therefore first worked out as ranges of leaves (``inclusion_ranges``,
 ``consistency_ranges``) and then filled in from any source of perfect-subtree
-hashes: the ``audit_tree_node`` table, or an in-memory ``Tree``.
+hashes, such as the ``audit_tree_node`` table.
 
 pymerkle was considered and not used: its proofs carry their own layout
 ("rule", "subset") instead of RFC 9162's plain list of hashes, and its
@@ -178,25 +178,26 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
     return sn == 0 and _equal(fr, first_root) and _equal(sr, second_root)
 
 
-class Tree:
-    """Every perfect subtree of a list of leaf hashes, in memory: what an auditor rebuilds from the entries."""
+class CompactRange:
+    """The perfect subtrees on the right edge of a growing tree: its root in O(log n) memory.
 
-    def __init__(self, leaves: Sequence[bytes]) -> None:
-        self.levels: list[list[bytes]] = [list(leaves)]
-        while len(self.levels[-1]) > 1:
-            below = self.levels[-1]
-            self.levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+    How an auditor rebuilds the root from the entries themselves, one leaf at a time.
+    """
 
-    @property
-    def size(self) -> int:
-        return len(self.levels[0])
+    def __init__(self) -> None:
+        self.size = 0
+        self.hashes: list[bytes] = []  # left to right, largest first
 
-    def nodes(self, needed: Sequence[Node]) -> dict[Node, bytes]:
-        return {(level, index): self.levels[level][index] for level, index in needed
-                if level < len(self.levels) and index < len(self.levels[level])}
+    def append(self, leaf: bytes) -> None:
+        value, size = leaf, self.size
+        while size & 1:
+            value = node_hash(self.hashes.pop(), value)
+            size >>= 1
+        self.hashes.append(value)
+        self.size += 1
 
-    def root(self, size: int | None = None) -> bytes:
-        return root(self.size if size is None else size, self.nodes)
+    def root(self) -> bytes:
+        return fold(self.hashes)
 
 
 def new_nodes(size: int, leaves: Sequence[bytes], frontier: dict[Node, bytes]) -> dict[Node, bytes]:

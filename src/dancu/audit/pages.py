@@ -1,13 +1,15 @@
-"""Access-log pages for auditors: recent reads, reads of one person, chain verification."""
+"""Access-log pages: for auditors, recent reads, reads of one person and verification; for anyone,
+the latest signed checkpoint, its timestamp token and the log's verifier key."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, Response
 
-from dancu.audit.services import entries_for_subject, recent_entries, verify_chain
+from dancu.audit import transparency
+from dancu.audit.services import entries_for_subject, recent_entries
 from dancu.web.deps import AuditorActor, DbSession
 from dancu.web.templating import is_htmx, render
 
@@ -37,7 +39,7 @@ def access_log(
 
 @router.post("")
 def verify(request: Request, session: DbSession, actor: AuditorActor) -> HTMLResponse:
-    result = verify_chain(session)
+    result = transparency.verify(session)
     if is_htmx(request):
         return render(request, "audit/_verification.html", {"verification": result}, actor=actor)
     entries = recent_entries(session, actor, PAGE_SIZE + 1)
@@ -45,3 +47,30 @@ def verify(request: Request, session: DbSession, actor: AuditorActor) -> HTMLRes
         "section": "audit", "entries": entries[:PAGE_SIZE], "has_more": len(entries) > PAGE_SIZE,
         "page": 1, "person": "", "verification": result,
     }, actor=actor)
+
+
+@router.get("/checkpoint", response_class=PlainTextResponse)
+def checkpoint(session: DbSession) -> PlainTextResponse:
+    """The latest checkpoint as a C2SP signed note: public, so that anyone can keep a copy."""
+    latest = transparency.latest_checkpoint(session)
+    if latest is None:
+        raise HTTPException(404, "no checkpoint has been published yet")
+    return PlainTextResponse(latest.note, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/checkpoint/timestamp")
+def checkpoint_timestamp(session: DbSession) -> Response:
+    """The RFC 3161 timestamp token over the latest signed checkpoint (DER)."""
+    latest = transparency.latest_checkpoint(session)
+    if latest is None:
+        raise HTTPException(404, "no checkpoint has been published yet")
+    return Response(bytes(latest.timestamp_token), media_type="application/octet-stream", headers={
+        "Content-Disposition": f'attachment; filename="checkpoint.{latest.tree_size}.tst"',
+        "Cache-Control": "no-cache"})
+
+
+@router.get("/checkpoint/key", response_class=PlainTextResponse)
+def checkpoint_key(session: DbSession) -> PlainTextResponse:
+    """The log's verifier key (c2sp.org/signed-note), for `dancu audit verify --key`."""
+    return PlainTextResponse(transparency.verifier_key(session) + "\n",
+                             headers={"Cache-Control": "public, max-age=3600"})

@@ -1,7 +1,9 @@
-"""The background sealer: chains pending access-log entries every few hundred milliseconds.
+"""The background sealer: adds pending access-log entries to the Merkle tree every few hundred
+milliseconds, and signs, stores and publishes a checkpoint when one is due.
 
 Every web worker runs one; they cooperate through SKIP LOCKED on the chain
-head, so adding workers adds no waiting.
+head, so adding workers adds no waiting. Tree hashing and checkpoint signing
+happen here, never in the reading request.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from dancu.audit import transparency
 from dancu.audit.services import seal_pending
 from dancu.db import session_scope
 
@@ -32,9 +35,16 @@ class Sealer:
         self.seal_once()
 
     def seal_once(self) -> int:
+        """One round: seal a batch, then checkpoint if due; how many entries it took."""
         try:
             with session_scope() as session:
-                return seal_pending(session, self.batch)
+                taken = seal_pending(session, self.batch).taken
+                checkpoint = transparency.sign_checkpoint(session) if transparency.checkpoint_due(session) else None
+            if checkpoint is not None:
+                # Published only once committed: a file must never show a tree the database rolled back.
+                with session_scope() as session:
+                    transparency.publish(session, checkpoint)
+            return taken
         except Exception:  # a database outage must not kill the sealer; the next round retries
             log.exception("sealing the access log failed")
             return 0

@@ -1,21 +1,28 @@
-"""Tamper-evident access log.
+"""Tamper-evident access log: appends, entry MACs, and sealing into a Merkle tree.
 
-A read appends its entries without taking any lock, each with
-``entry_mac = HMAC(key, canonical(entry))``; the key is derived from the
-master key file, which is outside the database. The sealer (a thread of
-every web worker, and ``dancu audit seal``) then chains pending entries in
-batches: ``seq`` is the next position and ``mac = HMAC(key, prev_mac ||
-canonical(seq, entry))``. Altering any entry breaks its entry MAC or the
-chain; inserting or deleting a sealed entry breaks the chain at that row;
-truncating the tail is caught by the head row, which must agree with the
-last sealed entry. ``verify_chain`` reports every break.
+A read appends its entries without taking any lock, each with a random
+unique ``uid`` and ``entry_mac = HMAC(key, canonical(uid, entry))``; the key
+is derived from the master key file, which is outside the database, so nobody
+with SQL access alone can forge or alter an entry. The sealer (a thread of
+every web worker, and ``dancu audit seal``) then takes pending entries in
+batches, refuses any whose MAC does not verify or whose uid is already in
+the log, gives the others their leaf position ``seq`` and adds them to an
+RFC 9162 Merkle tree whose perfect subtrees it stores (``audit_tree_node``).
+The leaf is the entry's public canonical form with its position,
+``[seq, uid, at, actor, ...]``, so anyone can recompute it.
 
-Why not chain at append time: the chain head is one row, and locking it in
-every reading transaction serialised all reads of personal data behind the
-slowest commit. Sealing in batches takes that lock once per batch, with
-SKIP LOCKED so that sealers never wait for one another. The price is a short
-window (the sealing interval) in which a pending entry could be deleted
-without trace; altering it is still detected.
+A tree kept in the database cannot prove its own tail: whoever can write the
+database can drop the last entries and their nodes. That is what the signed,
+timestamped checkpoints kept outside the database are for
+(``dancu.audit.transparency``): today's log must be proved, with a
+consistency proof, to extend every earlier checkpoint.
+
+Why not hash at append time: the tree's right edge is one shared state, and
+locking it in every reading transaction serialised all reads of personal
+data behind the slowest commit. Sealing in batches takes that lock once per
+batch, with SKIP LOCKED so that sealers never wait for one another. The price
+is a short window (the sealing interval) in which a pending entry could be
+deleted without trace; altering or forging it is still detected.
 """
 
 from __future__ import annotations
@@ -24,18 +31,21 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Mapping
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from dancu.accounts.services import Actor, Role
-from dancu.audit.models import AccessLogEntry, AuditChainHead
+from dancu.audit import merkle
+from dancu.audit.models import AccessLogEntry, AuditChainHead, AuditTreeNode
 from dancu.crypto import derive_key
 
-GENESIS = "0" * 64
+log = logging.getLogger(__name__)
 
 
 @lru_cache
@@ -43,30 +53,35 @@ def _chain_key() -> bytes:
     return derive_key("dancu/audit-chain/v1")
 
 
-_CONTENT = ("at", "actor", "action", "subject_type", "subject_id", "purpose", "detail")
+_CONTENT = ("uid", "at", "actor", "action", "subject_type", "subject_id", "purpose", "detail")
 
 
-def _content(entry: AccessLogEntry) -> dict:
+def entry_content(entry: AccessLogEntry) -> dict:
     return {name: getattr(entry, name) for name in _CONTENT}
 
 
-def _canonical(content: Mapping, seq: int | None) -> str:
+def canonical(content: Mapping, seq: int | None = None) -> str:
+    """The entry as a compact JSON array; with ``seq`` first, the Merkle leaf's data."""
     at = content["at"] if content["at"].tzinfo else content["at"].replace(tzinfo=dt.UTC)
-    fields = [at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
-              *(content[name] for name in _CONTENT[1:])]
+    fields = [content["uid"], at.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+              *(content[name] for name in _CONTENT[2:])]
     return json.dumps(fields if seq is None else [seq, *fields], ensure_ascii=False, separators=(",", ":"))
 
 
 def _entry_mac(content: Mapping) -> str:
-    return hmac.new(_chain_key(), _canonical(content, None).encode(), hashlib.sha256).hexdigest()
+    return hmac.new(_chain_key(), canonical(content).encode(), hashlib.sha256).hexdigest()
 
 
-def _chain_mac(prev_mac: str, seq: int, content: Mapping) -> str:
-    return hmac.new(_chain_key(), (prev_mac + _canonical(content, seq)).encode(), hashlib.sha256).hexdigest()
+def entry_mac_intact(entry: AccessLogEntry) -> bool:
+    return entry.entry_mac is not None and hmac.compare_digest(_entry_mac(entry_content(entry)), entry.entry_mac)
+
+
+def leaf_hash(entry: AccessLogEntry) -> bytes:
+    return merkle.leaf_hash(canonical(entry_content(entry), entry.seq).encode())
 
 
 class PurposeRequired(ValueError):
-    pass
+    code = "audit.purpose_required"
 
 
 def require_purpose(purpose: str | None) -> str:
@@ -89,7 +104,7 @@ def record_accesses(
     """Append one pending entry per subject, in the caller's transaction.
 
     A read and its log entries commit together or not at all. Even an empty
-    read needs a purpose. No lock is taken: the sealer chains the entries later.
+    read needs a purpose. No lock is taken: the sealer adds the entries to the tree later.
     A plain (cached, RETURNING-free) INSERT: every read pays for it.
     """
     purpose = require_purpose(purpose)
@@ -98,7 +113,7 @@ def record_accesses(
     at = dt.datetime.now(dt.UTC)
     rows = []
     for subject_id in subject_ids:
-        row = {"at": at, "actor": actor.username, "action": action, "subject_type": subject_type,
+        row = {"uid": uuid.uuid4().hex, "at": at, "actor": actor.username, "action": action, "subject_type": subject_type,
                "subject_id": str(subject_id), "purpose": purpose[:300], "detail": detail[:1000]}
         row["entry_mac"] = _entry_mac(row)
         rows.append(row)
@@ -111,100 +126,81 @@ def record_access(session: Session, actor: Actor, action: str, subject_type: str
     record_accesses(session, actor, action, subject_type, [subject_id], purpose, detail)
 
 
-def seal_pending(session: Session, batch: int = 2000) -> int:
-    """Chain up to ``batch`` pending entries, oldest first; how many were sealed.
+def tree_nodes(session: Session, needed: Sequence[merkle.Node]) -> dict[merkle.Node, bytes]:
+    """The stored perfect subtrees among ``needed`` (a ``merkle.NodeSource``), in one query."""
+    if not needed:
+        return {}
+    rows = session.execute(select(AuditTreeNode.level, AuditTreeNode.idx, AuditTreeNode.hash)
+                           .where(tuple_(AuditTreeNode.level, AuditTreeNode.idx).in_(list(set(needed)))))
+    return {(row.level, row.idx): bytes(row.hash) for row in rows}
 
-    Returns 0 at once when another sealer holds the chain head: it will seal
+
+def tree_size(session: Session) -> int:
+    head = session.get(AuditChainHead, 1)
+    return head.seq if head is not None else 0
+
+
+@dataclass(frozen=True)
+class Sealed:
+    sealed: int
+    refused: int
+
+    @property
+    def taken(self) -> int:
+        return self.sealed + self.refused
+
+
+def _already_logged(session: Session, uids: list[str]) -> set[str]:
+    return set(session.scalars(select(AccessLogEntry.uid).where(AccessLogEntry.uid.in_(uids),
+                                                                AccessLogEntry.seq.is_not(None))))
+
+
+def seal_pending(session: Session, batch: int = 2000) -> Sealed:
+    """Add up to ``batch`` pending entries, oldest first, to the Merkle tree.
+
+    An entry whose MAC does not verify (forged or altered in the database) or
+    whose uid is already sealed (a duplicate) is marked refused instead, and
+    logged. Does nothing when another sealer holds the head: it will seal
     these entries too. The caller commits.
     """
     head = session.scalar(
         select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update(skip_locked=True)
     )
     if head is None:
-        return 0
+        return Sealed(0, 0)
     pending = session.scalars(
-        select(AccessLogEntry).where(AccessLogEntry.seq.is_(None)).order_by(AccessLogEntry.id).limit(batch)
+        select(AccessLogEntry).where(AccessLogEntry.seq.is_(None), AccessLogEntry.refused.is_(False))
+        .order_by(AccessLogEntry.id).limit(batch)
     ).all()
+    if not pending:
+        return Sealed(0, 0)
+    seen = _already_logged(session, [entry.uid for entry in pending if entry.uid])
+    size, leaves, refused = head.seq, [], 0
     for entry in pending:
-        entry.seq = head.seq + 1
-        entry.prev_mac = head.mac
-        entry.mac = _chain_mac(head.mac, entry.seq, _content(entry))
-        head.seq, head.mac = entry.seq, entry.mac
+        if not entry.uid or entry.uid in seen or not entry_mac_intact(entry):
+            log.error("access-log entry id %s refused: its MAC does not verify or its uid is not unique", entry.id)
+            entry.refused, refused = True, refused + 1
+            continue
+        seen.add(entry.uid)
+        size += 1
+        entry.seq = size
+        leaves.append(leaf_hash(entry))
+    nodes = merkle.new_nodes(head.seq, leaves, tree_nodes(session, merkle.blocks(0, head.seq)))
+    if nodes:
+        session.execute(insert(AuditTreeNode.__table__),
+                        [{"level": level, "idx": idx, "hash": value} for (level, idx), value in nodes.items()])
+    head.seq = size
     session.flush()
-    return len(pending)
+    return Sealed(len(leaves), refused)
 
 
 def seal_all(session: Session, batch: int = 2000) -> int:
-    """Seal every pending entry, committing batch by batch (``dancu audit seal``)."""
+    """Seal every pending entry, committing batch by batch (``dancu audit seal``); how many were sealed."""
     total = 0
-    while sealed := seal_pending(session, batch):
+    while (result := seal_pending(session, batch)).taken:
         session.commit()
-        total += sealed
+        total += result.sealed
     return total
-
-
-@dataclass(frozen=True)
-class ChainBreak:
-    seq: int | None
-    reason: str
-    entry_id: int | None = None
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    entries_checked: int  # sealed and pending
-    pending: int
-    breaks: list[ChainBreak]
-
-    @property
-    def ok(self) -> bool:
-        return not self.breaks
-
-
-def _entries(session: Session, condition, key, batch: int = 5000) -> Iterator[AccessLogEntry]:
-    """Entries matching ``condition`` in ``key`` order, a batch at a time."""
-    last = 0
-    while True:
-        rows = list(session.scalars(
-            select(AccessLogEntry).where(condition, key > last).order_by(key).limit(batch)
-        ))
-        if not rows:
-            return
-        yield from rows
-        last = getattr(rows[-1], key.key)
-        session.expunge_all()
-
-
-def _entry_mac_intact(entry: AccessLogEntry, content: Mapping) -> bool:
-    return entry.entry_mac is not None and hmac.compare_digest(_entry_mac(content), entry.entry_mac)
-
-
-def verify_chain(session: Session) -> VerifyResult:
-    """Check every sealed entry against the chain and every entry against its own MAC."""
-    breaks: list[ChainBreak] = []
-    expected_seq, prev_mac, checked = 1, GENESIS, 0
-    for entry in _entries(session, AccessLogEntry.seq.is_not(None), AccessLogEntry.seq):
-        checked += 1
-        if entry.seq != expected_seq:
-            breaks.append(ChainBreak(expected_seq, f"entries {expected_seq}..{entry.seq - 1} are missing"))
-        if entry.prev_mac != prev_mac:
-            breaks.append(ChainBreak(entry.seq, "link to the previous entry does not match", entry.id))
-        content = _content(entry)
-        chain_intact = entry.mac is not None and hmac.compare_digest(
-            _chain_mac(entry.prev_mac or "", entry.seq, content), entry.mac)
-        # Entries sealed before migration 0006 have no entry MAC; the chain alone covers them.
-        if not chain_intact or (entry.entry_mac is not None and not _entry_mac_intact(entry, content)):
-            breaks.append(ChainBreak(entry.seq, "entry content was altered", entry.id))
-        expected_seq, prev_mac = entry.seq + 1, entry.mac
-    pending = 0
-    for entry in _entries(session, AccessLogEntry.seq.is_(None), AccessLogEntry.id):
-        pending += 1
-        if not _entry_mac_intact(entry, _content(entry)):
-            breaks.append(ChainBreak(None, "pending entry content was altered", entry.id))
-    head = session.get(AuditChainHead, 1)
-    if head is not None and (head.seq != expected_seq - 1 or head.mac != prev_mac):
-        breaks.append(ChainBreak(expected_seq, f"the log ends at {expected_seq - 1} but the head says {head.seq}"))
-    return VerifyResult(entries_checked=checked + pending, pending=pending, breaks=breaks)
 
 
 def entries_for_subject(session: Session, actor: Actor, subject_type: str, subject_id: str | int,

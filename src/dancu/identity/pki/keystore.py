@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from dancu.crypto import derive_key
 from dancu.identity.pki.models import PkiKey
 
-ALGORITHMS = ("ec-p256", "ec-p384", "rsa-3072")
+ALGORITHMS = ("ec-p256", "ec-p384", "rsa-3072", "ed25519")
 _SEAL_KEY_PURPOSE = "dancu/pki-keystore/v1"
 _NONCE_BYTES = 12
 
@@ -46,8 +46,9 @@ class KeyStore(Protocol):
 
     def public_key(self, handle: KeyHandle) -> PublicKeyTypes: ...
 
-    def sign(self, handle: KeyHandle, data: bytes, hash_algorithm: hashes.HashAlgorithm) -> bytes:
-        """ECDSA (DER-encoded) for EC keys, RSA PKCS#1 v1.5 for RSA keys."""
+    def sign(self, handle: KeyHandle, data: bytes, hash_algorithm: hashes.HashAlgorithm | None) -> bytes:
+        """ECDSA (DER-encoded) for EC keys, RSA PKCS#1 v1.5 for RSA keys, pure Ed25519 (no
+        ``hash_algorithm``) for Ed25519 keys."""
         ...
 
 
@@ -58,6 +59,8 @@ def _new_private_key(algorithm: str) -> PrivateKeyTypes:
         return ec.generate_private_key(ec.SECP384R1())
     if algorithm == "rsa-3072":
         return rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    if algorithm == "ed25519":  # signed notes (the access log's checkpoints)
+        return ed25519.Ed25519PrivateKey.generate()
     raise KeyStoreError(f"unsupported key algorithm {algorithm!r}; use one of {', '.join(ALGORITHMS)}")
 
 
@@ -110,7 +113,7 @@ class SoftwareKeyStore:
     def public_key(self, handle: KeyHandle) -> PublicKeyTypes:
         return serialization.load_der_public_key(self._row(handle.key_id).public_key_der)
 
-    def sign(self, handle: KeyHandle, data: bytes, hash_algorithm: hashes.HashAlgorithm) -> bytes:
+    def sign(self, handle: KeyHandle, data: bytes, hash_algorithm: hashes.HashAlgorithm | None) -> bytes:
         row = self._row(handle.key_id)
         sealed = row.sealed_private_key
         try:
@@ -124,6 +127,8 @@ class SoftwareKeyStore:
             return private_key.sign(data, ec.ECDSA(hash_algorithm))
         if isinstance(private_key, rsa.RSAPrivateKey):
             return private_key.sign(data, padding.PKCS1v15(), hash_algorithm)
+        if isinstance(private_key, ed25519.Ed25519PrivateKey):
+            return private_key.sign(data)
         raise KeyStoreError(f"unsupported key type in {row.label!r}")
 
 
