@@ -44,7 +44,24 @@ CONSISTENCY = [  # (first, second, proof)
             "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
 ]
 
-TREE = merkle.Tree([merkle.leaf_hash(data) for data in LEAVES])
+class Tree:
+    """Every perfect subtree of a list of leaf hashes, in memory."""
+
+    def __init__(self, leaves):
+        self.levels = [list(leaves)]
+        while len(self.levels[-1]) > 1:
+            below = self.levels[-1]
+            self.levels.append([merkle.node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+
+    def nodes(self, needed):
+        return {(level, i): self.levels[level][i] for level, i in needed
+                if level < len(self.levels) and i < len(self.levels[level])}
+
+    def root(self, size):
+        return merkle.root(size, self.nodes)
+
+
+TREE = Tree([merkle.leaf_hash(data) for data in LEAVES])
 
 
 def _mth(leaves: list[bytes]) -> bytes:
@@ -85,7 +102,7 @@ def test_consistency_proofs_match_the_reference(first, second, proof):
 
 def test_every_proof_of_every_tree_up_to_40_leaves_verifies_and_a_mangled_one_does_not():
     data = [i.to_bytes(2, "big") for i in range(40)]
-    tree = merkle.Tree([merkle.leaf_hash(d) for d in data])
+    tree = Tree([merkle.leaf_hash(d) for d in data])
     roots = [_mth(data[:n]) for n in range(41)]
     for n in range(1, 41):
         assert tree.root(n) == roots[n]
@@ -111,5 +128,13 @@ def test_appending_in_batches_builds_the_same_nodes_as_the_whole_tree():
     for start, end in ((0, 1), (1, 8), (8, 13), (13, 37)):
         frontier = {node: stored[node] for node in merkle.blocks(0, start)}
         stored.update(merkle.new_nodes(start, leaves[start:end], frontier))
-    whole = merkle.Tree(leaves)
+    whole = Tree(leaves)
     assert stored == {(level, i): h for level, row in enumerate(whole.levels) for i, h in enumerate(row)}
+
+
+def test_a_compact_range_has_the_root_of_the_leaves_appended_so_far():
+    compact = merkle.CompactRange()
+    assert compact.root().hex() == ROOTS[0]
+    for size, data in enumerate(LEAVES, start=1):
+        compact.append(merkle.leaf_hash(data))
+        assert compact.root().hex() == ROOTS[size]
