@@ -570,12 +570,17 @@ def _csv_line(row: list[str]) -> str:
 class _ErrorReport:
     """CSV of rejected rows, opened on the first rejection.
 
+    Reasons and raw records are cut to their first `KEPT` characters: a
+    rejected record may hold a field of any size, and the report must stay
+    readable (a resumed import reads it back).
+
     On a resumed import the rows of lines not yet committed are dropped from
     an existing report first, so a line rejected twice (before and after a
     crash) is reported once.
     """
 
     HEADER = ("line", "record_id", "reason", "raw")
+    KEPT = 1_000
 
     def __init__(self, path: Path, keep_through_line: int) -> None:
         self.path = path
@@ -586,7 +591,9 @@ class _ErrorReport:
     def add(self, line_no: int, record_id: str, reason: str, raw: str | list[str]) -> None:
         if self.writer is None:
             self._open()
-        self.writer.writerow((line_no, record_id, reason, raw if isinstance(raw, str) else _csv_line(raw)))
+        raw = raw if isinstance(raw, str) else _csv_line(raw)
+        self.writer.writerow([line_no] + [value if len(value) <= self.KEPT else value[:self.KEPT] + "…"
+                                          for value in (record_id, reason, raw)])
 
     def _open(self) -> None:
         kept: list[list[str]] = []

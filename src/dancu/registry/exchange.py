@@ -43,8 +43,6 @@ DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, with or without the byte-order mark som
 # The csv module's own limit (128 KiB): no column of the format comes near it.
 FIELD_LIMIT = csv.field_size_limit()
 _TOO_LONG = f"a field is longer than {FIELD_LIMIT:,} characters"
-# How much of an unreadable record the error report keeps.
-_RAW_KEPT = 1_000
 
 # Vietnamese written in cp1258 (Windows) and Western text in latin-1 are the
 # same bytes to a decoder; decoded as cp1258, Vietnamese text shows the
@@ -160,6 +158,10 @@ class _Lines:
         self.record, self.size = [], 0
         return self.number + 1
 
+    def first(self) -> str:
+        """The current record's first line, as the error report shows it."""
+        return self.record[0].rstrip("\r\n")
+
     def reread_after_first(self) -> None:
         self.replay.extendleft(reversed(self.record[1:]))
         self.number -= len(self.record) - 1
@@ -183,11 +185,6 @@ def _header(reader: Iterator[list[str]]) -> list[str] | None:
     if duplicated:
         raise ValueError(f"columns named twice in the header: {', '.join(duplicated)}")
     return header
-
-
-def _cut(raw: str) -> str:
-    raw = raw.rstrip("\r\n")
-    return raw if len(raw) <= _RAW_KEPT else raw[:_RAW_KEPT] + "…"
 
 
 def _csv_records(handle: IO[str]) -> Iterator[Record]:
@@ -214,11 +211,11 @@ def _csv_records(handle: IO[str]) -> Iterator[Record]:
         if row is not None and len(row) == width:
             yield start, row if identity else ["" if p is None else row[p] for p in positions], "", row
         elif len(lines.record) > 1:
-            yield start, None, "a quote opened on this line is not closed (unbalanced quote)", _cut(lines.record[0])
+            yield start, None, "a quote opened on this line is not closed (unbalanced quote)", lines.first()
             lines.reread_after_first()
         elif row is None:
             reason = _TOO_LONG if "field limit" in unreadable else f"unreadable CSV: {unreadable}"
-            yield start, None, reason, _cut(lines.record[0])
+            yield start, None, reason, lines.first()
         elif row:
             yield start, None, f"expected {width} fields, found {len(row)}", row
 
@@ -231,18 +228,18 @@ def _jsonl_records(handle: IO[str]) -> Iterator[Record]:
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield line_no, None, f"malformed JSON: {exc.msg} at column {exc.colno}", _cut(line)
+            yield line_no, None, f"malformed JSON: {exc.msg} at column {exc.colno}", line
             continue
         if not isinstance(obj, dict):
-            yield line_no, None, "a line must hold one JSON object", _cut(line)
+            yield line_no, None, "a line must hold one JSON object", line
             continue
         unknown = [key for key in obj if key not in _COLUMN_SET]
         if unknown:
-            yield line_no, None, f"unknown keys: {', '.join(unknown)}", _cut(line)
+            yield line_no, None, f"unknown keys: {', '.join(unknown)}", line
             continue
         values = ["" if (v := obj.get(name)) is None else str(v) for name in COLUMNS]
         if any(len(value) > FIELD_LIMIT for value in values):
-            yield line_no, None, _TOO_LONG, _cut(line)
+            yield line_no, None, _TOO_LONG, line
             continue
         yield line_no, values, "", line
 
