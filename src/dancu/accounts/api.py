@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
 
 from dancu.accounts import services
 from dancu.web.deps import ApiActor, DbSession
+from dancu.web.problems import API_ERRORS, ApiError
 from dancu.web.security import client_address
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=API_ERRORS)
 
 
 class Credentials(BaseModel):
@@ -34,7 +35,7 @@ def token(request: Request, session: DbSession, credentials: Credentials) -> Tok
     try:
         actor = services.authenticate(session, credentials.username, credentials.password, client_address(request))
     except services.AuthError as exc:
-        raise HTTPException(401, str(exc)) from None
+        raise ApiError(401, exc.code, str(exc)) from None
     return TokenResponse(access_token=services.issue_token(session, actor))
 
 

@@ -25,13 +25,15 @@ _DUMMY_HASH = _hasher.hash("not the password of anyone")
 class AuthError(Exception):
     """Login refused; the message is safe to show (it never says which part was wrong)."""
 
+    code = "auth.failed"
+
 
 # The one refusal of a password login: unknown user, wrong password and throttled look alike.
 LOGIN_REFUSED = "wrong username or password, or too many attempts: wait a minute and try again"
 
 
 class PermissionDenied(Exception):
-    pass
+    code = "auth.permission_denied"
 
 
 @dataclass(frozen=True)

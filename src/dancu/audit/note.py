@@ -29,6 +29,8 @@ _SIGNATURE_LINE = re.compile(r"^\u2014 (\S+) ([A-Za-z0-9+/=]+)$")
 class NoteError(ValueError):
     """A checkpoint that is malformed or not signed by the expected key."""
 
+    code = "audit.checkpoint_invalid"
+
 
 @dataclass(frozen=True)
 class Checkpoint:

@@ -72,9 +72,11 @@ _DATE_PATTERNS = (
 class AgencyError(ValueError):
     """An agency file or mapping that cannot be linked; the message says what to fix."""
 
+    code = "linkage.agency_data_refused"
+
 
 class DatasetNotFound(LookupError):
-    pass
+    code = "linkage.dataset_not_found"
 
 
 # ---- mapping -----------------------------------------------------------------------------------

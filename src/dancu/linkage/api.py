@@ -30,8 +30,9 @@ from dancu.linkage.schemas import (
 from dancu.web.deps import ApiActor, DbSession
 from dancu.web.errors import service_errors
 from dancu.web.params import IdPath
+from dancu.web.problems import API_ERRORS
 
-router = APIRouter(prefix="/api/v1/linkage", tags=["linkage"])
+router = APIRouter(prefix="/api/v1/linkage", tags=["linkage"], responses=API_ERRORS)
 
 PurposeParam = Annotated[
     str, Query(min_length=3, max_length=300, description="Why the data is read; written to the access log"),

@@ -56,9 +56,11 @@ SIDE_FIELDS = ("full_name", "birth_date", "sex", "pin", "residence", "hometown",
 class ReviewError(ValueError):
     """A review action refused; the message is for the user."""
 
+    code = "linkage.review_refused"
+
 
 class PairNotFound(LookupError):
-    pass
+    code = "linkage.pair_not_found"
 
 
 # ---- the match weight explained ----------------------------------------------------------------

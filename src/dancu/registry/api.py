@@ -25,8 +25,9 @@ from dancu.registry.schemas import (
 from dancu.web.deps import ApiActor, DbSession
 from dancu.web.errors import service_errors
 from dancu.web.params import IdPath, UnitIdQuery
+from dancu.web.problems import API_ERRORS
 
-router = APIRouter(prefix="/api/v1", tags=["registry"])
+router = APIRouter(prefix="/api/v1", tags=["registry"], responses=API_ERRORS)
 
 PurposeParam = Annotated[
     str,

@@ -49,9 +49,11 @@ _TABLES = {"person": Person, "residence": Residence, "household_member": Househo
 class MergeError(services.RegistryError):
     """A merge or an undo that the register's rules refuse; the message is for the user."""
 
+    code = "registry.merge_refused"
+
 
 class MergeNotFound(LookupError):
-    pass
+    code = "registry.merge_not_found"
 
 
 # ---- rows as JSON and back ---------------------------------------------------------------------

@@ -36,6 +36,8 @@ LAST_CENTURY = 2300
 class InvalidPin(ValueError):
     """The number cannot be a personal identification number at all."""
 
+    code = "registry.invalid_pin"
+
 
 @dataclass(frozen=True)
 class PinParts:

@@ -63,13 +63,15 @@ WRITERS = (Role.REGISTRAR, Role.ADMIN)
 class RegistryError(ValueError):
     """A registrar action that the register's rules refuse; the message is for the user."""
 
+    code = "registry.refused"
+
 
 class PersonNotFound(LookupError):
-    pass
+    code = "registry.person_not_found"
 
 
 class HouseholdNotFound(LookupError):
-    pass
+    code = "registry.household_not_found"
 
 
 def _today() -> dt.date:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 
 from dancu.units import services
 from dancu.units.schemas import AddressConversionOut, UnitOut, UnitPage
 from dancu.web.deps import DbSession
 from dancu.web.errors import service_errors
 from dancu.web.params import Offset, UnitIdPath
+from dancu.web.problems import PUBLIC_ERRORS, ApiError
 
-router = APIRouter(prefix="/api/v1", tags=["units"])
+router = APIRouter(prefix="/api/v1", tags=["units"], responses=PUBLIC_ERRORS)
 
 MAX_PAGE = 200
 
@@ -38,7 +39,7 @@ def list_units(
 def get_unit(session: DbSession, unit_id: UnitIdPath) -> UnitOut:
     unit = services.get_unit(session, unit_id)
     if unit is None:
-        raise HTTPException(404, f"no administrative unit with id {unit_id}")
+        raise ApiError(404, services.UnitNotFound.code, f"no administrative unit with id {unit_id}")
     return UnitOut.of(unit)
 
 

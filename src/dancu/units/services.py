@@ -26,9 +26,13 @@ SCHEME_2025 = "2025"
 class UnitNotFound(ValueError):
     """A unit reference, code or id that names no unit."""
 
+    code = "units.unit_not_found"
+
 
 class AddressNotRecognised(ValueError):
     """Free text in which no commune could be found."""
+
+    code = "units.address_not_recognised"
 
 
 def current_scheme(session: Session, on: dt.date | None = None) -> str:

@@ -7,8 +7,9 @@ from contextlib import asynccontextmanager
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -39,8 +40,10 @@ from dancu.registry.api import router as registry_api
 from dancu.registry.pages import router as registry_pages
 from dancu.units.api import router as units_api
 from dancu.units.pages import router as units_pages
+from dancu.web import errors
 from dancu.web.deps import LoginRequired
 from dancu.web.pages import router as shell_pages
+from dancu.web.problems import document_problems, problem_response
 from dancu.web.security import CSRFMiddleware, RejectNulMiddleware, SecurityHeadersMiddleware, load_session_secret
 from dancu.web.templating import is_htmx, render
 
@@ -83,6 +86,9 @@ def _is_api(request: Request) -> bool:
 
 
 async def _login_required(request: Request, _exc: LoginRequired) -> Response:
+    if _is_api(request):
+        return problem_response(request, 401, "auth.login_required", "log in first",
+                                {"WWW-Authenticate": "Bearer"})
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     login = f"/login?next={quote(target, safe='')}"
     if is_htmx(request):
@@ -93,14 +99,28 @@ async def _login_required(request: Request, _exc: LoginRequired) -> Response:
 
 async def _permission_denied(request: Request, exc: PermissionDenied) -> Response:
     if _is_api(request):
-        return JSONResponse({"detail": str(exc)}, status_code=403)
+        return errors.domain_problem(request, exc)
     return render(request, "error.html", {"status": 403}, status_code=403)
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
-    if _is_api(request) or exc.status_code not in (404, 405):
+    if _is_api(request):
+        return errors.http_problem(request, exc)
+    if exc.status_code not in (404, 405):
         return await http_exception_handler(request, exc)
     return render(request, "error.html", {"status": exc.status_code}, status_code=exc.status_code)
+
+
+async def _invalid_request(request: Request, exc: RequestValidationError) -> Response:
+    if _is_api(request):
+        return errors.validation_problem(request, exc)
+    return await request_validation_exception_handler(request, exc)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    if _is_api(request):
+        return errors.internal_problem(request, exc)
+    return PlainTextResponse("Internal Server Error", status_code=500)
 
 
 @asynccontextmanager
@@ -134,6 +154,9 @@ def create_app() -> FastAPI:
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(PermissionDenied, _permission_denied)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(Exception, _server_error)
+    document_problems(app)
     # Added innermost first: headers wrap everything, then the session, which
     # language negotiation and the CSRF check both read.
     app.add_middleware(CSRFMiddleware, api_prefix=API_PREFIX)

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from dancu.accounts.services import Actor, AuthError, Role, actor_by_username, actor_from_token
 from dancu.db import session_scope
+from dancu.web.problems import ApiError
 from dancu.web.security import CSRF_HEADER, SAFE_METHODS, csrf_valid
 
 SESSION_USER = "username"
@@ -79,12 +80,12 @@ def api_actor(request: Request, session: DbSession) -> Actor:
         try:
             return actor_from_token(session, token.strip())
         except AuthError as exc:
-            raise HTTPException(401, str(exc), headers={"WWW-Authenticate": "Bearer"}) from None
+            raise ApiError(401, "auth.invalid_token", str(exc), {"WWW-Authenticate": "Bearer"}) from None
     actor = _session_actor(request, session)
     if actor is None:
-        raise HTTPException(401, "authentication required", headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(401, "auth.login_required", "authentication required", {"WWW-Authenticate": "Bearer"})
     if request.method not in SAFE_METHODS and not csrf_valid(request, request.headers.get(CSRF_HEADER)):
-        raise HTTPException(403, "CSRF token missing or invalid")
+        raise ApiError(403, "auth.csrf_invalid", "CSRF token missing or invalid")
     return actor
 
 

@@ -23,8 +23,10 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dancu.web.problems import problem_response
 
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
@@ -231,6 +233,10 @@ def _body_holds_nul(content_type: str, body: bytes) -> bool:
     return False
 
 
+def _nul_refused(scope: Scope) -> Response:
+    return problem_response(HTTPConnection(scope), 422, "nul_character", NUL_MESSAGE)
+
+
 class RejectNulMiddleware:
     """Answers 422 to any request whose path, query or form/JSON body holds a NUL character.
 
@@ -248,13 +254,13 @@ class RejectNulMiddleware:
             return
         raw_path = scope.get("raw_path") or scope["path"].encode()
         if b"%00" in raw_path.lower() + scope["query_string"].lower() or "\x00" in scope["path"]:
-            await JSONResponse({"detail": NUL_MESSAGE}, status_code=422)(scope, receive, send)
+            await _nul_refused(scope)(scope, receive, send)
             return
         if scope["method"] in SAFE_METHODS:
             await self.app(scope, receive, send)
             return
         body, messages = await _read_body(receive)
         if _body_holds_nul(HTTPConnection(scope).headers.get("content-type", ""), body):
-            await JSONResponse({"detail": NUL_MESSAGE}, status_code=422)(scope, receive, send)
+            await _nul_refused(scope)(scope, receive, send)
             return
         await self.app(scope, _replay(messages, receive), send)

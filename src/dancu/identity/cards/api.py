@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
@@ -34,8 +34,9 @@ from dancu.identity.cards.schemas import (
 from dancu.web.deps import ApiActor, DbSession
 from dancu.web.errors import service_errors
 from dancu.web.params import IdPath
+from dancu.web.problems import API_ERRORS, ApiError, problem_responses
 
-router = APIRouter(prefix="/api/v1/cards", tags=["cards"])
+router = APIRouter(prefix="/api/v1/cards", tags=["cards"], responses=API_ERRORS)
 
 # Teams and visits have INTEGER ids.
 TeamIdPath = Annotated[int, Path(ge=1, le=MAX_UNIT_ID)]
@@ -162,16 +163,16 @@ def export_package(session: DbSession, actor: ApiActor, visit_id: VisitIdPath) -
 
 
 @router.post("/captures", response_model=CaptureResult, summary="Upload one offline capture (idempotent)",
-             responses={409: {"description": "the capture_id was used for different content"}})
+             responses=problem_responses(409))
 def upload_capture(session: DbSession, actor: ApiActor, data: CaptureUpload,
                    idempotency_key: Annotated[str | None, Header(max_length=64)] = None) -> CaptureResult:
     if idempotency_key is not None and idempotency_key != data.capture_id:
-        raise HTTPException(422, "the Idempotency-Key header must equal capture_id")
+        raise ApiError(422, "cards.idempotency_key_mismatch", "the Idempotency-Key header must equal capture_id")
     with service_errors():
         try:
             return services.upload_capture(session, actor, data)
         except services.CardConflict as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise ApiError(409, exc.code, str(exc)) from None
 
 
 @router.post("/verify", response_model=VerifyResult, summary="Verify chip data or QR text (public)")

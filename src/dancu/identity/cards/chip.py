@@ -55,6 +55,8 @@ DerSigner = Callable[[bytes], bytes]
 class VerificationInputError(ValueError):
     """The trust material (CA certificate, status list, CRL) is unusable; the message says why."""
 
+    code = "cards.trust_material_unusable"
+
 
 def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

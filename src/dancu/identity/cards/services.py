@@ -75,13 +75,17 @@ HOLDING_STATUSES = ("produced", "delivered", "active")  # a card the holder has 
 class CardError(ValueError):
     """A request the card rules refuse; the message is for the user."""
 
+    code = "cards.refused"
+
 
 class CardConflict(CardError):
     """The same capture key was uploaded with different content."""
 
+    code = "cards.capture_conflict"
+
 
 class ApplicationNotFound(LookupError):
-    pass
+    code = "cards.application_not_found"
 
 
 def _now() -> dt.datetime:

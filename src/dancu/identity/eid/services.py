@@ -86,6 +86,8 @@ class Principal:
 class EidError(ValueError):
     """A refusal the citizen or registrar can act on: ``key`` is a catalog key, ``values`` fill it."""
 
+    code = "eid.refused"
+
     def __init__(self, key: str, **values: object) -> None:
         super().__init__(key)
         self.key = key
@@ -93,6 +95,8 @@ class EidError(ValueError):
 
 
 class Locked(EidError):
+    code = "eid.locked"
+
     def __init__(self, until: dt.datetime) -> None:
         super().__init__("eid.err.locked", until=until)
         self.until = until

@@ -9,7 +9,7 @@ protocol, described by discovery rather than by the OpenAPI schema.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -18,9 +18,10 @@ from dancu.identity.oidc import services
 from dancu.identity.oidc.schemas import ActiveIn, ClientCreated, ClientIn, ClientOut, ClientUpdate, SecretOut
 from dancu.identity.oidc.server import MalformedRequest, issuer_of, malformed_response, provider, read_request
 from dancu.web.deps import ApiActor, DbSession
+from dancu.web.problems import API_ERRORS, ApiError
 
 protocol = APIRouter(include_in_schema=False)
-router = APIRouter(prefix="/api/v1/oidc", tags=["oidc"])
+router = APIRouter(prefix="/api/v1/oidc", tags=["oidc"], responses=API_ERRORS)
 
 AUTHORIZE_PATH = "/oidc/authorize"
 TOKEN_PATH = "/api/oidc/token"
@@ -112,7 +113,7 @@ async def userinfo(request: Request, session: DbSession) -> Response:
 def _found(session, client_id: str):
     client = services.get_client(session, client_id) if len(client_id) <= 64 else None
     if client is None:
-        raise HTTPException(404, "no such relying party")
+        raise ApiError(404, "oidc.client_not_found", "no such relying party")
     return client
 
 
@@ -127,7 +128,7 @@ def create_client(session: DbSession, actor: ApiActor, body: ClientIn) -> Client
     try:
         client, secret = services.register_client(session, actor, services.Registration(**body.model_dump()))
     except services.ClientError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise ApiError(422, exc.code, str(exc)) from None
     return ClientCreated(**ClientOut.model_validate(client).model_dump(), client_secret=secret)
 
 
@@ -144,7 +145,7 @@ def update_client(session: DbSession, actor: ApiActor, client_id: str, body: Cli
     try:
         client = services.update_client(session, actor, client_id, services.Registration(**body.model_dump()))
     except services.ClientError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise ApiError(422, exc.code, str(exc)) from None
     return ClientOut.model_validate(client)
 
 
@@ -156,7 +157,7 @@ def new_secret(session: DbSession, actor: ApiActor, client_id: str) -> SecretOut
     try:
         return SecretOut(client_id=client_id, client_secret=services.reset_secret(session, actor, client_id))
     except services.ClientError as exc:
-        raise HTTPException(422, str(exc)) from None
+        raise ApiError(422, exc.code, str(exc)) from None
 
 
 @router.put("/clients/{client_id}/active", response_model=ClientOut,

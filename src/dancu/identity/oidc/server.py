@@ -79,6 +79,8 @@ class _Payload(OAuth2Payload):
 class MalformedRequest(ValueError):
     """A parameter holds characters no OAuth parameter may hold (RFC 6749 appendix A: printable ASCII)."""
 
+    code = "oidc.malformed_request"
+
 
 def _printable_ascii(text: str) -> bool:
     return all(" " <= ch <= "~" for ch in text)

@@ -50,6 +50,8 @@ MAX_REDIRECT_URIS = 10
 class ClientError(ValueError):
     """A relying-party registration was refused; the message says why."""
 
+    code = "oidc.client_refused"
+
 
 def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)

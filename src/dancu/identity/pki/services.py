@@ -67,6 +67,8 @@ REVOCATION_REASONS = tuple(flag.name for flag in x509.ReasonFlags
 class PkiError(ValueError):
     """A refused PKI request; the message is safe to show."""
 
+    code = "pki.refused"
+
 
 @dataclass(frozen=True)
 class Profile:

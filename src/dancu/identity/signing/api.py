@@ -3,23 +3,25 @@
 from __future__ import annotations
 
 from asn1crypto import tsp
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from dancu.identity.signing import pades
 from dancu.web.deps import DbSession
+from dancu.web.problems import PUBLIC_ERRORS, ApiError
 
-router = APIRouter(prefix="/api/v1/pki", tags=["pki"])
+router = APIRouter(prefix="/api/v1/pki", tags=["pki"], responses=PUBLIC_ERRORS)
 
 REPLY_TYPE = "application/timestamp-reply"
 _DIGEST_SIZES = {"sha256": 32, "sha384": 48, "sha512": 64}
 MAX_QUERY_BYTES = 4096
+TSA_REQUEST_INVALID = "pki.tsa_request_invalid"
 
 
 def _parse(body: bytes) -> tsp.TimeStampReq:
     if not body or len(body) > MAX_QUERY_BYTES:
-        raise HTTPException(422, f"send a DER-encoded RFC 3161 TimeStampReq of at most {MAX_QUERY_BYTES} bytes")
+        raise ApiError(422, TSA_REQUEST_INVALID, f"send a DER-encoded RFC 3161 TimeStampReq of at most {MAX_QUERY_BYTES} bytes")
     try:
         request = tsp.TimeStampReq.load(body, strict=True)
         imprint = request["message_imprint"]
@@ -27,9 +29,9 @@ def _parse(body: bytes) -> tsp.TimeStampReq:
         digest = imprint["hashed_message"].native
         request.native  # noqa: B018 - asn1crypto parses lazily: malformed inner fields fail here
     except (ValueError, TypeError, KeyError, OverflowError) as exc:
-        raise HTTPException(422, f"the body is not a DER-encoded RFC 3161 TimeStampReq ({exc})") from None
+        raise ApiError(422, TSA_REQUEST_INVALID, f"the body is not a DER-encoded RFC 3161 TimeStampReq ({exc})") from None
     if _DIGEST_SIZES.get(algorithm) != len(digest or b""):
-        raise HTTPException(422, "the message imprint must be a SHA-256, SHA-384 or SHA-512 digest of its length")
+        raise ApiError(422, TSA_REQUEST_INVALID, "the message imprint must be a SHA-256, SHA-384 or SHA-512 digest of its length")
     return request
 
 

@@ -45,6 +45,9 @@ _HARMLESS_UPDATES = (ModificationLevel.NONE, ModificationLevel.LTA_UPDATES)
 class SignatureInputError(ValueError):
     """The input cannot be signed or checked; ``code`` names the problem for the pages."""
 
+    # The API's code; each instance also names its finer problem for the pages in ``self.code``.
+    code = "signing.input_invalid"
+
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code

@@ -17,7 +17,7 @@ from dancu.identity.signing import services
 from dancu.web.deps import DbSession
 from dancu.web.templating import render, request_lang
 
-router = APIRouter(tags=["signatures"])
+router = APIRouter(tags=["signatures"], include_in_schema=False)
 
 MY_PAGE = "/me/signatures"
 _FLASH = "signing_flash"
