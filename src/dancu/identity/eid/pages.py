@@ -155,7 +155,8 @@ def login(request: Request, session: DbSession, background: BackgroundTasks,
           next: Annotated[str, Form(max_length=2000)] = "", acr: Annotated[str, Form(max_length=2)] = "") -> Response:
     target = safe_next(next) or HOME
     try:
-        account = eid.authenticate_password(session, pin, password, _ip(request))
+        account = eid.authenticate_password(session, pin, password, _ip(request),
+                                            device_token=request.cookies.get(DEVICE_COOKIE))
     except Locked as exc:
         background.add_task(_deliver_outbox)
         return _login_form(request, next=target, acr=acr, pin=pin, error=_message(request, exc), status_code=429)

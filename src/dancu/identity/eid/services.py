@@ -276,7 +276,11 @@ def claims_for(session: Session, account_id: int, claims: Iterable[str], purpose
 
 
 def _throttle(session: Session, ip: str) -> EidThrottle:
-    key = f"ip:{ip}"[:100]
+    return _throttle_row(session, f"ip:{ip}")
+
+
+def _throttle_row(session: Session, key: str) -> EidThrottle:
+    key = key[:100]
     row = session.get(EidThrottle, key)
     if row is None:
         row = EidThrottle(key=key, window_start=_now(), failures=0)
@@ -326,21 +330,48 @@ def _failure(session: Session, ip: str, account: EidAccount | None, key: str = "
     return EidError(key)
 
 
-def authenticate_password(session: Session, pin: str, password: str, ip: str) -> EidAccount:
+def _unknown_pin_failure(session: Session, ip: str, pin: str) -> EidError:
+    """Count a guess at a PIN without an account as if it had one, so that its lock, too, tells nothing."""
+    row = _throttle_row(session, f"pin:{pin}")
+    now = _now()
+    row.failures += 1
+    if row.failures >= MAX_FAILED_ATTEMPTS:
+        row.locked_until, row.failures = now + ACCOUNT_LOCKOUT, 0
+    _ip_failure(session, ip)
+    session.flush()
+    return Locked(_aware(row.locked_until)) if row.failures == 0 else EidError("eid.err.login")
+
+
+def _known_device(session: Session, account: EidAccount, device_token: str | None) -> bool:
+    return bool(device_token) and session.scalar(select(EidKnownDevice.id).where(
+        EidKnownDevice.account_id == account.id, EidKnownDevice.device_sha256 == _digest(device_token))) is not None
+
+
+def authenticate_password(session: Session, pin: str, password: str, ip: str, *,
+                          device_token: str | None = None) -> EidAccount:
+    """Check a password. From a browser that signed in to this account before (``device_token``), the
+    account's lock does not apply and failures count against the address only: a stranger who knows
+    the PIN can lock it for everyone else, not for its owner."""
     check_ip(session, ip)
-    account = session.scalar(select(EidAccount).where(EidAccount.pin == pin.strip()))
+    pin = pin.strip()
+    account = session.scalar(select(EidAccount).where(EidAccount.pin == pin))
     if account is None or account.password_hash is None or not account.active:
+        pin_lock = session.get(EidThrottle, f"pin:{pin}"[:100])
+        if pin_lock is not None and pin_lock.locked_until and _aware(pin_lock.locked_until) > _now():
+            raise Locked(_aware(pin_lock.locked_until))
         # Verify anyway so that timing does not tell which PINs hold an account.
         try:
             _hasher.verify(_DUMMY_HASH, password)
         except VerificationError:
             pass
-        raise _failure(session, ip, None)
-    _check_account_lock(account)
+        raise _unknown_pin_failure(session, ip, pin)
+    known = _known_device(session, account, device_token)
+    if not known:
+        _check_account_lock(account)
     try:
         _hasher.verify(account.password_hash, password)
     except VerificationError:
-        raise _failure(session, ip, account) from None
+        raise _failure(session, ip, None if known else account) from None
     account.failed_attempts = 0
     return account
 
