@@ -94,6 +94,14 @@ def verifier_key(session: Session) -> str:
     return note.verifier_key(origin(), _public_key(store, handle))
 
 
+def existing_verifier_key(session: Session) -> str | None:
+    """The verifier key if the log has a key yet. Looked up, never made: readers and verifiers write nothing
+    (and so never wait for a writer)."""
+    store = SoftwareKeyStore(session)
+    handle = store.handle_by_label(KEY_LABEL)
+    return None if handle is None else note.verifier_key(origin(), _public_key(store, handle))
+
+
 def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
     return session.scalar(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size.desc()).limit(1))
 
@@ -289,10 +297,8 @@ def verify(session: Session, checkpoints: list[str] | None = None, verifier_keys
     if verifier_keys:
         keys = [note.parse_verifier_key(key) for key in verifier_keys]
     else:
-        # Looked up, never made here: verifying writes nothing (and so never waits for a writer).
-        store = SoftwareKeyStore(session)
-        handle = store.handle_by_label(KEY_LABEL)
-        keys = [] if handle is None else [(origin(), _public_key(store, handle))]
+        known = existing_verifier_key(session)
+        keys = [] if known is None else [note.parse_verifier_key(known)]
     given = [(text, f"checkpoint {i + 1} given") for i, text in enumerate(checkpoints or [])]
     stored = [(row.note, f"stored checkpoint {row.tree_size}")
               for row in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size))]
@@ -334,7 +340,7 @@ def inclusion_bundle(session: Session, subject_type: str, subject_id: str | int,
         "format": "dancu-access-log-inclusion/v1",
         "checkpoint": latest.note if latest is not None else None,
         "checkpoint_timestamp": base64.b64encode(bytes(latest.timestamp_token)).decode() if latest else None,
-        "verifier_key": verifier_key(session),
+        "verifier_key": existing_verifier_key(session),
         "entries": proven,
         "pending": pending,
     }
@@ -350,9 +356,9 @@ class InclusionCheck:
 def verify_inclusion_bundle(bundle: dict, verifier_key_text: str | None = None) -> InclusionCheck:
     """Check a bundle from ``inclusion_bundle`` offline, with ``verifier_key_text`` if given (else the
     bundle's own key, which proves only that the bundle is self-consistent: compare it with the published one)."""
-    name, public_key = note.parse_verifier_key(verifier_key_text or bundle["verifier_key"])
     if not bundle.get("checkpoint"):
         return InclusionCheck(0, 0, ["no checkpoint yet: the entries are not provable"] if bundle["entries"] else [])
+    name, public_key = note.parse_verifier_key(verifier_key_text or bundle["verifier_key"])
     checkpoint = note.open_signed(bundle["checkpoint"], name, public_key)
     failures, verified = [], 0
     for item in bundle["entries"]:

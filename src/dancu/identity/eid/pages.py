@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from dancu.accounts.services import Actor
+from dancu.audit import transparency
 from dancu.audit.services import PurposeRequired
 from dancu.db import MAX_ID, session_scope
 from dancu.i18n import t
@@ -424,6 +425,14 @@ def me(request: Request, session: DbSession, principal: Citizen) -> HTMLResponse
         "notifications": outbox.recent_for_account(session, principal.account_id, limit=10),
         "proofings": eid.proofing_history(session, principal.account_id),
         "passkey_count": eid.passkey_count(session, _owner(session, principal).id)})
+
+
+@router.get("/me/access-log/proofs.json")
+def access_log_proofs(session: DbSession, principal: Citizen) -> JSONResponse:
+    """The "who read my data" entries with RFC 9162 inclusion proofs under the latest signed checkpoint,
+    to check offline with `dancu audit verify-inclusion FILE --key <the key at /audit/checkpoint/key>`."""
+    return JSONResponse(transparency.inclusion_bundle(session, "person", principal.person_id),
+                        headers={"Content-Disposition": 'attachment; filename="dancu-access-log-proofs.json"'})
 
 
 @router.get("/me/security")
