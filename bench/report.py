@@ -55,6 +55,30 @@ def _import(results: list[dict]) -> list[str]:
     return lines
 
 
+def _sqlite_import(results: list[dict]) -> list[str]:
+    lines = ["### Bulk import into SQLite at growing sizes (rate must stay flat)", ""]
+    for r in results:
+        first, last = r["runs"][0], r["runs"][-1]
+        lines += [_header(r), "",
+                  ("Foreign-key indexes of `person.spouse_id` and `household.head_person_id` dropped (the state "
+                   "before migration 0012)." if r["without_fk_indexes"] else "Schema as migrated.")
+                  + f" Load average at the end: {r['load_average_after']:.1f} on {r['machine']['cpus']} CPUs.", "",
+                  "| persons | `dancu import` s (CPU s) | import rows/s (per CPU s) | baseline: bare executemany "
+                  "into an unindexed table, rows/s (per CPU s) | import / baseline time (CPU) | CPU s per "
+                  "batch (up to 20,000 rows), first / last tenth |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {run['persons']:,} | {run['import_seconds']:,} ({run['import_cpu_seconds']:,}) "
+                  f"| {run['import_rows_per_second']:,} ({run['import_cpu_rows_per_second']:,}) "
+                  f"| {run['baseline_rows_per_second']:,} ({run['baseline_cpu_rows_per_second']:,}) "
+                  f"| {run['import_over_baseline']}x ({run['import_over_baseline_cpu']}x) "
+                  f"| {run['first_batches_cpu_s']} / {run['last_batches_cpu_s']} |" for run in r["runs"]]
+        lines += ["", f"Import rate at {last['persons']:,} / at {first['persons']:,} persons: wall "
+                      f"**{r['import_rate_last_over_first']}x**, CPU **{r['import_cpu_rate_last_over_first']}x** "
+                      f"(baseline: wall {r['baseline_rate_last_over_first']}x, "
+                      f"CPU {r['baseline_cpu_rate_last_over_first']}x).", ""]
+    return lines
+
+
 def _search(results: list[dict]) -> list[str]:
     lines = ["### Search on PostgreSQL (API vs the same SQL run directly)", ""]
     for r in results:
@@ -143,7 +167,8 @@ def _linkage(results: list[dict]) -> list[str]:
 
 
 def main() -> None:
-    body = (_generator(_load("generator")) + _import(_load("import")) + _search(_load("search"))
+    body = (_generator(_load("generator")) + _import(_load("import")) + _sqlite_import(_load("sqlite-import"))
+            + _search(_load("search"))
             + _cards(_load("cards")) + _oidc(_load("oidc")) + _linkage(_load("linkage")))
     page = DOC.read_text()
     head, _, rest = page.partition(START)

@@ -3,7 +3,8 @@
 # docs/benchmarks.md rewritten from the results (bench/out/*.json).
 #
 #   ./bench/run.sh                      # generator, import and search at 1M persons
-#   ./bench/run.sh import               # only some: generator, import, search, cards, oidc
+#   ./bench/run.sh import               # only some: generator, import, search, cards, oidc, linkage, sqlite-import
+#   ./bench/run.sh sqlite-import        # import into SQLite at 10k, 100k and 1M persons (rate must stay flat)
 #   BENCH_PEOPLE=10000000 BENCH_NAME_SUFFIX=-10m ./bench/run.sh import
 #
 # Environment:
@@ -33,7 +34,9 @@ for step in "${steps[@]}"; do
         cards) $py bench/bench_cards.py --name "cards$suffix" ;;
         oidc) $py bench/bench_oidc.py --database-url "$url" --name "oidc$suffix" ;;
         linkage) $py bench/bench_linkage.py --people "$people" --name "linkage$suffix" ;;
-        *) echo "unknown benchmark '$step' (generator, import, search, cards, oidc, linkage)" >&2; exit 2 ;;
+        sqlite-import) $py bench/bench_import_sqlite.py --name "sqlite-import$suffix" ;;
+        *) echo "unknown benchmark '$step' (generator, import, search, cards, oidc, linkage, sqlite-import)" >&2
+           exit 2 ;;
     esac
 done
 $py bench/report.py
