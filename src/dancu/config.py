@@ -25,6 +25,11 @@ class Settings:
     # Reverse proxies (addresses, networks, or "*") whose X-Forwarded-For and
     # X-Forwarded-Proto are believed; nobody's by default (docs/deployment.md).
     trusted_proxies: tuple[str, ...] = ()
+    # Where citizens and relying parties reach this deployment (DANCU_PUBLIC_URL), and the
+    # OpenID Connect issuer (DANCU_OIDC_ISSUER, by default the public URL). Never taken from a
+    # request's Host header, which the client chooses (docs/oidc.md).
+    public_url: str | None = None
+    oidc_issuer: str | None = None
 
     @property
     def is_postgres(self) -> bool:
@@ -43,6 +48,7 @@ def get_settings() -> Settings:
         database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
     key_file = Path(os.environ.get("DANCU_KEY_FILE", data_dir / "keys" / "master.key"))
     session_secret_file = key_file.with_name("session.key")
+    public_url = (os.environ.get("DANCU_PUBLIC_URL") or "").rstrip("/") or None
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
@@ -51,4 +57,6 @@ def get_settings() -> Settings:
         audit_seal_interval=float(os.environ.get("DANCU_AUDIT_SEAL_INTERVAL", "0.25")),
         trusted_proxies=tuple(part.strip() for part in os.environ.get("DANCU_TRUSTED_PROXIES", "").split(",")
                               if part.strip()),
+        public_url=public_url,
+        oidc_issuer=(os.environ.get("DANCU_OIDC_ISSUER") or "").rstrip("/") or public_url,
     )

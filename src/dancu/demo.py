@@ -180,4 +180,7 @@ def demo(
     if serve:
         from dancu.web.cli import serve as run_server
 
+        # The demo's own address is its public URL and OpenID Connect issuer, unless configured.
+        os.environ.setdefault("DANCU_PUBLIC_URL", url.rstrip("/"))
+        get_settings.cache_clear()
         run_server(host=host, port=port, reload=False)

@@ -240,14 +240,18 @@ def test_api_docs_are_served_from_vendored_files(client):
 
 
 def test_every_page_form_route_refuses_a_post_without_the_csrf_token(client):
-    """Every unsafe route outside /api/ (the forms of every domain) is behind the CSRF check."""
+    """Every unsafe route outside /api/ (the forms of every domain) is behind the CSRF check, except the
+    OpenID Connect authorization endpoint, which relying parties' pages POST to (tests/identity/oidc)."""
     from fastapi.routing import APIRoute
+
+    from dancu.web.app import CSRF_EXEMPT_PATHS
 
     # Each domain's router is included whole (FastAPI wraps it; its routes carry their full paths).
     routes = [inner for route in client.app.routes
               for inner in (route.original_router.routes if hasattr(route, "original_router") else [route])]
     unsafe = [(method, route.path) for route in routes if isinstance(route, APIRoute)
-              and not route.path.startswith("/api/") for method in route.methods - {"GET", "HEAD", "OPTIONS"}]
+              and not route.path.startswith("/api/") and route.path not in CSRF_EXEMPT_PATHS
+              for method in route.methods - {"GET", "HEAD", "OPTIONS"}]
     assert len(unsafe) > 20  # the registry, linkage, cards, e-ID, OIDC and signature forms
     for method, path in unsafe:
         url = re.sub(r"\{[^}]+\}", "1", path)

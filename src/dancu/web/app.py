@@ -28,6 +28,7 @@ from dancu.i18n import negotiate, supported
 from dancu.identity.cards.api import router as cards_api
 from dancu.identity.cards.pages import router as cards_pages
 from dancu.identity.eid.pages import router as eid_pages
+from dancu.identity.oidc.api import AUTHORIZE_PATH as OIDC_AUTHORIZE_PATH
 from dancu.identity.oidc.api import protocol as oidc_protocol
 from dancu.identity.oidc.api import router as oidc_api
 from dancu.identity.oidc.pages import router as oidc_pages
@@ -48,6 +49,8 @@ from dancu.web.security import CSRFMiddleware, RejectNulMiddleware, SecurityHead
 from dancu.web.templating import is_htmx, render
 
 API_PREFIX = "/api/"
+# The OpenID Connect authorization endpoint takes relying parties' form POSTs (Core 3.1.2.1).
+CSRF_EXEMPT_PATHS = frozenset({OIDC_AUTHORIZE_PATH})
 SESSION_COOKIE = "dancu_session"
 SESSION_MAX_AGE = 8 * 3600  # one working day
 LANG_COOKIE_MAX_AGE = 365 * 24 * 3600
@@ -159,7 +162,7 @@ def create_app() -> FastAPI:
     document_problems(app)
     # Added innermost first: headers wrap everything, then the session, which
     # language negotiation and the CSRF check both read.
-    app.add_middleware(CSRFMiddleware, api_prefix=API_PREFIX)
+    app.add_middleware(CSRFMiddleware, api_prefix=API_PREFIX, exempt_paths=CSRF_EXEMPT_PATHS)
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(
         SessionMiddleware,

@@ -104,13 +104,15 @@ class CSRFMiddleware:
     the application unchanged.
     """
 
-    def __init__(self, app: ASGIApp, api_prefix: str = "/api/") -> None:
+    def __init__(self, app: ASGIApp, api_prefix: str = "/api/", exempt_paths: frozenset[str] = frozenset()) -> None:
         self.app = app
         self.api_prefix = api_prefix
+        # Pages another site must be able to POST to by protocol, and which act on nothing the cookie allows.
+        self.exempt_paths = exempt_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] != "http" or scope["method"] in SAFE_METHODS
-                or scope["path"].startswith(self.api_prefix)):
+                or scope["path"].startswith(self.api_prefix) or scope["path"] in self.exempt_paths):
             await self.app(scope, receive, send)
             return
         conn = HTTPConnection(scope)

@@ -8,8 +8,11 @@ import pytest
 from fastapi.testclient import TestClient
 from identity.eid.eid_helpers import Citizens, seed_citizens
 
+from dancu.config import get_settings
 from dancu.units import services as units
 from dancu.web.app import create_app
+
+ISSUER = "http://localhost"
 
 
 @pytest.fixture
@@ -21,7 +24,16 @@ def citizens(session) -> Citizens:
 
 
 @pytest.fixture
-def app(citizens):
+def issuer(monkeypatch) -> str:
+    """The provider's configured issuer: the origin the test clients below reach."""
+    monkeypatch.setenv("DANCU_OIDC_ISSUER", ISSUER)
+    get_settings.cache_clear()
+    yield ISSUER
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def app(citizens, issuer):
     return create_app()
 
 

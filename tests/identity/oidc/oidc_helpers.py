@@ -92,7 +92,11 @@ def consent(browser: httpx.Client, request: Request, claims: list[str], decision
     data = {"decision": decision, "claim": claims}
     if csrf:
         data["csrf_token"] = csrf_of(page.text)
-    return browser.post("/oidc/authorize?" + urlencode(request.params), data=data)
+    return browser.post(form_action(page.text), data=data)
+
+
+def form_action(html: str) -> str:
+    return re.search(r'<form method="post" action="([^"]+)"', html)[1].replace("&amp;", "&")
 
 
 def redirect_params(response: httpx.Response) -> dict[str, str]:

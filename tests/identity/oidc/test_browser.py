@@ -20,8 +20,9 @@ SCREENSHOTS = Path("/tmp/dancu-oidc-screenshots")
 
 
 @pytest.fixture
-def dancu_server(citizens) -> Iterator[str]:
+def dancu_server(citizens, monkeypatch) -> Iterator[str]:
     port = free_port()
+    monkeypatch.setenv("DANCU_OIDC_ISSUER", f"http://localhost:{port}")
     with serving([sys.executable, "-m", "uvicorn", "--factory", "dancu.web.app:create_app", "--host", "127.0.0.1",
                   "--port", str(port), "--log-level", "warning"], port, timeout=30):
         yield f"http://localhost:{port}"

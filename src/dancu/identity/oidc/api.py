@@ -9,18 +9,23 @@ protocol, described by discovery rather than by the OpenAPI schema.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from dancu.accounts.models import Role
 from dancu.identity.oidc import services
 from dancu.identity.oidc.schemas import ActiveIn, ClientCreated, ClientIn, ClientOut, ClientUpdate, SecretOut
-from dancu.identity.oidc.server import MalformedRequest, issuer_of, malformed_response, provider, read_request
+from dancu.identity.oidc.server import MalformedRequest, issuer_for, malformed_response, provider, read_request
 from dancu.web.deps import ApiActor, DbSession
 from dancu.web.problems import API_ERRORS, ApiError
 
-protocol = APIRouter(include_in_schema=False)
+# Every protocol endpoint answers only under the configured issuer's host (FastAPI runs issuer_for
+# once per request, for the router and for the endpoints that take its value).
+Issuer = Annotated[str, Depends(issuer_for)]
+protocol = APIRouter(include_in_schema=False, dependencies=[Depends(issuer_for)])
 router = APIRouter(prefix="/api/v1/oidc", tags=["oidc"], responses=API_ERRORS)
 
 AUTHORIZE_PATH = "/oidc/authorize"
@@ -33,8 +38,7 @@ END_SESSION_PATH = "/oidc/logout"
 
 
 @protocol.get("/.well-known/openid-configuration")
-def discovery(request: Request) -> JSONResponse:
-    issuer = issuer_of(request)
+def discovery(issuer: Issuer) -> JSONResponse:
     return JSONResponse({
         "issuer": issuer,
         "authorization_endpoint": issuer + AUTHORIZE_PATH,
@@ -58,7 +62,10 @@ def discovery(request: Request) -> JSONResponse:
         "acr_values_supported": list(services.ACR_VALUES.values()),
         "prompt_values_supported": ["none", "login", "consent"],
         "claims_parameter_supported": False,
+        # Request objects are refused (request_not_supported); an absent request_uri_parameter_supported
+        # would mean "supported" (Discovery 3).
         "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
         "ui_locales_supported": ["vi", "en"],
     }, headers={"Cache-Control": "public, max-age=3600"})
 
@@ -70,41 +77,41 @@ def jwks(session: DbSession) -> JSONResponse:
 
 
 @protocol.post(TOKEN_PATH)
-async def token(request: Request, session: DbSession) -> Response:
+async def token(request: Request, session: DbSession, issuer: Issuer) -> Response:
     try:
         oauth_request = await read_request(request)
     except MalformedRequest as error:
         return malformed_response(error)
-    return await run_in_threadpool(lambda: provider(session, request).create_token_response(oauth_request))
+    return await run_in_threadpool(lambda: provider(session, issuer).create_token_response(oauth_request))
 
 
 @protocol.post(REVOCATION_PATH)
-async def revoke(request: Request, session: DbSession) -> Response:
+async def revoke(request: Request, session: DbSession, issuer: Issuer) -> Response:
     try:
         oauth_request = await read_request(request)
     except MalformedRequest as error:
         return malformed_response(error)
     return await run_in_threadpool(
-        lambda: provider(session, request).create_endpoint_response("revocation", oauth_request))
+        lambda: provider(session, issuer).create_endpoint_response("revocation", oauth_request))
 
 
 @protocol.post(INTROSPECTION_PATH)
-async def introspect(request: Request, session: DbSession) -> Response:
+async def introspect(request: Request, session: DbSession, issuer: Issuer) -> Response:
     try:
         oauth_request = await read_request(request)
     except MalformedRequest as error:
         return malformed_response(error)
     return await run_in_threadpool(
-        lambda: provider(session, request).create_endpoint_response("introspection", oauth_request))
+        lambda: provider(session, issuer).create_endpoint_response("introspection", oauth_request))
 
 
 @protocol.api_route(USERINFO_PATH, methods=["GET", "POST"])
-async def userinfo(request: Request, session: DbSession) -> Response:
+async def userinfo(request: Request, session: DbSession, issuer: Issuer) -> Response:
     try:
         oauth_request = await read_request(request)
     except MalformedRequest as error:
         return malformed_response(error)
-    return await run_in_threadpool(lambda: provider(session, request).userinfo_response(oauth_request))
+    return await run_in_threadpool(lambda: provider(session, issuer).userinfo_response(oauth_request))
 
 
 # --- relying-party registry (administrators) -------------------------------------------------------------------

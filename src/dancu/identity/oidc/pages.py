@@ -17,8 +17,10 @@ from dancu.accounts.models import Role
 from dancu.accounts.services import Actor
 from dancu.identity.eid import services as eid
 from dancu.identity.oidc import services
+from dancu.identity.oidc.api import AUTHORIZE_PATH
 from dancu.identity.oidc.server import (
-    MalformedRequest, ProviderServer, WebRequest, login_redirect, provider, read_request,
+    MalformedRequest, ProviderServer, WebRequest, issuer_for, login_redirect, provider, read_request,
+    well_formed_uri,
 )
 from dancu.web.deps import DbSession, page_actor_with
 from dancu.web.forms import FormErrors
@@ -27,15 +29,25 @@ from dancu.web.templating import render, request_lang
 
 router = APIRouter(include_in_schema=False)
 AdminActor = Annotated[Actor, Depends(page_actor_with(Role.ADMIN))]
+Issuer = Annotated[str, Depends(issuer_for)]
 
+CONSENT_PATH = "/oidc/authorize/consent"
 # Authorization parameters that must not survive a trip through the login page:
 # prompt=login asks for one fresh login, not a loop of them.
 _ONE_SHOT = ("prompt",)
+# Parameters of OpenID Connect Core 6 and 7.2.1 that dancu does not support, and the error each gets.
+_UNSUPPORTED = {"request": "request_not_supported", "request_uri": "request_uri_not_supported",
+                "registration": "registration_not_supported"}
 
 
-def _authorize_again(request: Request) -> str:
-    query = [(k, v) for k, v in request.query_params.multi_items() if k not in _ONE_SHOT]
-    return f"/oidc/authorize?{urlencode(query)}"
+def _parameters(oauth_request: WebRequest) -> list[tuple[str, str]]:
+    """The authorization request's parameters, from the query (GET) or the form (POST, Core 3.1.2.1)."""
+    return [(key, value) for key, values in oauth_request.payload.datalist.items() for value in values]
+
+
+def _authorize_again(oauth_request: WebRequest) -> str:
+    query = [(k, v) for k, v in _parameters(oauth_request) if k not in _ONE_SHOT]
+    return f"{AUTHORIZE_PATH}?{urlencode(query)}"
 
 
 def _required_level(client_level: int, acr_values: str | None) -> int:
@@ -58,8 +70,27 @@ def _protocol_error(request: Request, server: ProviderServer, oauth_request: Web
                   status_code=400)
 
 
-def _authorize(request: Request, session, oauth_request: WebRequest, answer: dict | None) -> Response:
-    server = provider(session, request)
+def _refuse_unsupported(request: Request, server: ProviderServer, oauth_request: WebRequest) -> Response | None:
+    """A request object or a registration would be silently ignored: refuse it, to the relying party
+    when its redirect URI checks out (Core 3.1.2.6), else to the citizen."""
+    data = oauth_request.payload.data
+    error_name = next((error for name, error in _UNSUPPORTED.items() if name in data), None)
+    if error_name is None:
+        return None
+    error = OAuth2Error(error=error_name, description="send the parameters themselves, in the query or the form",
+                        state=data.get("state"))
+    client = server.query_client(data.get("client_id"))
+    redirect_uri = data.get("redirect_uri") or ""
+    if client is not None and well_formed_uri(redirect_uri) and client.check_redirect_uri(redirect_uri):
+        error.redirect_uri = redirect_uri
+    return _protocol_error(request, server, oauth_request, error)
+
+
+def _authorize(request: Request, session, issuer: str, oauth_request: WebRequest, answer: dict | None) -> Response:
+    server = provider(session, issuer)
+    refused = _refuse_unsupported(request, server, oauth_request)
+    if refused is not None:
+        return refused
     principal = eid.principal_from_web_session(session, request.session)
     try:
         grant = server.get_consent_grant(oauth_request, end_user=principal)
@@ -76,7 +107,7 @@ def _authorize(request: Request, session, oauth_request: WebRequest, answer: dic
         if "none" in prompt.split():
             error_name = "login_required" if principal is None or stale else "interaction_required"
             return _redirect_error(server, oauth_request, grant, error_name)
-        return RedirectResponse(login_redirect(_authorize_again(request), acr=level if level > 1 else None,
+        return RedirectResponse(login_redirect(_authorize_again(oauth_request), acr=level if level > 1 else None,
                                                max_age=max_age, prompt_login=stale or "login" in prompt.split()),
                                 status_code=303)
     asked = services.requested_claims(client, oauth_request.scope or "")
@@ -84,11 +115,11 @@ def _authorize(request: Request, session, oauth_request: WebRequest, answer: dic
     if answer is None:
         if services.consent_covers(consent, asked) and "consent" not in prompt.split():
             oauth_request.shared_claims = services.shared_claims(consent, asked)
-            return _leave_for(request, client, server.create_authorization_response(
+            return _leave_for(request, issuer, client, server.create_authorization_response(
                 oauth_request, grant_user=principal, grant=grant))
         if "none" in prompt.split():
             return _redirect_error(server, oauth_request, grant, "consent_required")
-        return _consent_page(request, client, asked, consent, level)
+        return _consent_page(request, oauth_request, client, asked, consent, level)
     if answer["decision"] != "allow":
         return server.create_authorization_response(oauth_request, grant_user=None, grant=grant)
     shared = [claim for claim in asked if claim in answer["claims"]]
@@ -97,7 +128,7 @@ def _authorize(request: Request, session, oauth_request: WebRequest, answer: dic
     return server.create_authorization_response(oauth_request, grant_user=principal, grant=grant)
 
 
-def _leave_for(request: Request, client, response: Response) -> Response:
+def _leave_for(request: Request, issuer: str, client, response: Response) -> Response:
     """Hands the browser to the relying party.
 
     Arriving here from one of our own pages means a redirect chain that may have
@@ -106,7 +137,7 @@ def _leave_for(request: Request, client, response: Response) -> Response:
     party would be blocked. A page that moves on by itself is a new navigation.
     """
     location = response.headers.get("location")
-    if location is None or not request.headers.get("referer", "").startswith(str(request.base_url)):
+    if location is None or not request.headers.get("referer", "").startswith(issuer + "/"):
         return response
     return render(request, "oidc/continue.html", {"client": client, "target": location})
 
@@ -122,13 +153,14 @@ def _redirect_error(server: ProviderServer, oauth_request: WebRequest, grant, er
     return server.handle_error_response(oauth_request, error)
 
 
-def _consent_page(request: Request, client, asked: list[str], consent, level: int) -> HTMLResponse:
+def _consent_page(request: Request, oauth_request: WebRequest, client, asked: list[str], consent,
+                  level: int) -> HTMLResponse:
     earlier = set(consent.claims) if consent else set(asked)
     response = render(request, "oidc/consent.html", {
         "client": client, "asked": asked, "checked": {claim for claim in asked if claim in earlier},
-        "acr": services.ACR_VALUES[level], "action": f"/oidc/authorize?{request.url.query}",
+        "acr": services.ACR_VALUES[level], "action": f"{CONSENT_PATH}?{urlencode(_parameters(oauth_request))}",
     })
-    response.headers["Content-Security-Policy"] = _csp_allowing_form_to(request.query_params.get("redirect_uri", ""))
+    response.headers["Content-Security-Policy"] = _csp_allowing_form_to(oauth_request.payload.redirect_uri)
     return response
 
 
@@ -137,32 +169,37 @@ def _malformed_page(request: Request, error: MalformedRequest) -> HTMLResponse:
                   status_code=400)
 
 
-@router.get("/oidc/authorize")
-async def authorize(request: Request, session: DbSession) -> Response:
+@router.api_route(AUTHORIZE_PATH, methods=["GET", "POST"])
+async def authorize(request: Request, session: DbSession, issuer: Issuer) -> Response:
+    """The authorization endpoint: GET, or POST with the parameters form-encoded (Core 3.1.2.1).
+
+    A relying party's POST carries no CSRF token, so this path is exempt from the
+    page CSRF check; it never records a decision, which only the consent path does.
+    """
     try:
         oauth_request = await read_request(request)
     except MalformedRequest as error:
         return _malformed_page(request, error)
-    return await run_in_threadpool(_authorize, request, session, oauth_request, None)
+    return await run_in_threadpool(_authorize, request, session, issuer, oauth_request, None)
 
 
-@router.post("/oidc/authorize")
-async def answer_consent(request: Request, session: DbSession) -> Response:
+@router.post(CONSENT_PATH)
+async def answer_consent(request: Request, session: DbSession, issuer: Issuer) -> Response:
     form = await request.form()
     answer = {"decision": form.get("decision"), "claims": set(form.getlist("claim"))}
-    # The authorization parameters ride in the query string, exactly as the relying party sent them.
+    # The authorization parameters ride in the query string; the form holds only the citizen's answer.
     try:
-        oauth_request = await read_request(request)
+        oauth_request = await read_request(request, form_parameters=False)
     except MalformedRequest as error:
         return _malformed_page(request, error)
-    return await run_in_threadpool(_authorize, request, session, oauth_request, answer)
+    return await run_in_threadpool(_authorize, request, session, issuer, oauth_request, answer)
 
 
 # --- logout ----------------------------------------------------------------------------------------------------
 
 
-def _logout(request: Request, session, oauth_request: WebRequest) -> Response:
-    server = provider(session, request)
+def _logout(request: Request, session, issuer: str, oauth_request: WebRequest) -> Response:
+    server = provider(session, issuer)
     try:
         ending = server.validate_endpoint_request("end_session", oauth_request)
     except OAuth2Error as error:
@@ -181,15 +218,15 @@ def _logout(request: Request, session, oauth_request: WebRequest) -> Response:
 
 
 @router.get("/oidc/logout")
-async def logout(request: Request, session: DbSession) -> Response:
+async def logout(request: Request, session: DbSession, issuer: Issuer) -> Response:
     try:
         oauth_request = await read_request(request)
     except MalformedRequest as error:
         return _malformed_page(request, error)
-    return await run_in_threadpool(_logout, request, session, oauth_request)
+    return await run_in_threadpool(_logout, request, session, issuer, oauth_request)
 
 
-@router.get("/oidc/logout/done")
+@router.get("/oidc/logout/done", dependencies=[Depends(issuer_for)])
 def logout_done(request: Request, session: DbSession, client_id: str = "", to: str = "",
                 state: str = "") -> Response:
     """After the e-ID logout: back to the relying party, only to a post-logout URI it registered."""

@@ -11,12 +11,12 @@ request's database session; building it only fills a few lists.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import secrets
+import string
 import time
 from collections import defaultdict
 from dataclasses import dataclass
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from authlib.oauth2 import AuthorizationServer, OAuth2Error, OAuth2Request, ResourceProtector
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, OAuth2Payload, grants
@@ -30,9 +30,11 @@ from authlib.oidc.core.grants import OpenIDCode
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from sqlalchemy.orm import Session
 from starlette.datastructures import ImmutableMultiDict
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from dancu.config import get_settings
 from dancu.identity.eid import services as eid
 from dancu.identity.oidc import services
 from dancu.identity.oidc.models import AuthorizationCode, RelyingParty, Token
@@ -86,8 +88,25 @@ def _printable_ascii(text: str) -> bool:
     return all(" " <= ch <= "~" for ch in text)
 
 
-async def read_request(request: Request) -> WebRequest:
-    form = await request.form() if request.method == "POST" else ImmutableMultiDict()
+# RFC 3986 2: the characters a URI may hold (unreserved, reserved and '%').
+_URI_CHARACTERS = frozenset(string.ascii_letters + string.digits + "-._~:/?#[]@!$&'()*+,;=%")
+
+
+def well_formed_uri(value: str) -> bool:
+    """An absolute URI with a host, only of RFC 3986 characters, that the standard parser accepts."""
+    if not value or not set(value) <= _URI_CHARACTERS:
+        return False
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return False
+    return bool(parts.scheme and parts.hostname)
+
+
+async def read_request(request: Request, *, form_parameters: bool = True) -> WebRequest:
+    """The protocol request; ``form_parameters=False`` when the form is a page's, not the client's."""
+    form = await request.form() if request.method == "POST" and form_parameters else ImmutableMultiDict()
     fields = ImmutableMultiDict([(k, v) for k, v in form.multi_items() if isinstance(v, str)])
     for key, value in [*request.query_params.multi_items(), *fields.multi_items()]:
         # authlib echoes some values in error descriptions, which must be printable ASCII.
@@ -242,6 +261,19 @@ class S256Required(CodeChallenge):
 
 class CodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = (*SECRET_METHODS, "none")
+
+    @staticmethod
+    def validate_authorization_redirect_uri(request, client):
+        # authlib's own check echoes the URI in the error description, and its error type
+        # refuses a description holding '"' or '\\' (RFC 6749 5.2): such a URI was a 500.
+        redirect_uri = request.payload.redirect_uri
+        if not redirect_uri:
+            raise InvalidRequestError("Missing 'redirect_uri' in request.", state=request.payload.state)
+        if not well_formed_uri(redirect_uri):
+            raise InvalidRequestError("redirect_uri is not a well-formed absolute URI (RFC 3986).")
+        if not client.check_redirect_uri(redirect_uri):
+            raise InvalidRequestError("redirect_uri is not registered for this client (compared exactly).")
+        return redirect_uri
 
     @property
     def db(self) -> Session:
@@ -533,10 +565,46 @@ def login_redirect(next_path: str, *, acr: int | None = None, max_age: int | Non
     return target
 
 
-def issuer_of(request: Request) -> str:
-    """The issuer identifier: DANCU_OIDC_ISSUER in a deployment behind a proxy, else the URL the request reached."""
-    return os.environ.get("DANCU_OIDC_ISSUER") or str(request.base_url).rstrip("/")
+def valid_issuer(value: str) -> bool:
+    """An issuer is an http(s) URL with a host and nothing after it (Discovery 2 forbids a query or a
+    fragment; dancu's endpoints sit at the root of its host, so no path either)."""
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and parts.username is None \
+        and not (parts.path or parts.query or parts.fragment) and not value.endswith(("?", "#"))
 
 
-def provider(session: Session, request: Request) -> ProviderServer:
-    return ProviderServer(session, issuer_of(request), eid.claims_for)
+def _authority(scheme: str, netloc: str) -> tuple[str, int] | None:
+    try:
+        parts = urlsplit(f"//{netloc}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname or parts.username is not None or parts.password is not None:
+        return None
+    return parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
+def issuer_for(request: Request) -> str:
+    """The issuer, from configuration only, for a request that reached the provider under its host.
+
+    The Host header is the client's to choose: an issuer taken from it would let
+    anyone publish a discovery document (cached by relying parties) that points
+    every endpoint at their own server. A TLS proxy in front may change the
+    scheme, so only host and port are compared, the port defaulting by the issuer's scheme.
+    """
+    issuer = get_settings().oidc_issuer
+    if not issuer:
+        raise HTTPException(503, "the OpenID Connect provider is not configured: set DANCU_OIDC_ISSUER")
+    scheme = urlsplit(issuer).scheme
+    if _authority(scheme, request.headers.get("host", "")) != _authority(scheme, urlsplit(issuer).netloc):
+        # 421 Misdirected Request (RFC 9110 15.5.20): not the authority this server answers for.
+        raise HTTPException(421, f"this provider answers only at {issuer}")
+    return issuer
+
+
+def provider(session: Session, issuer: str) -> ProviderServer:
+    return ProviderServer(session, issuer, eid.claims_for)
