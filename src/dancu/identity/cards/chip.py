@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import fcntl
 import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -322,6 +324,55 @@ def load_trust(ca_pem: bytes, status_jws: str, crl_der: bytes | None = None,
         raise VerificationInputError(
             f"the status list expired on {status.next_update.isoformat()}; fetch a current one")
     return Trust(ca=ca, status=status, crl=crl)
+
+
+class SeenStatusLists:
+    """The newest status list number an offline verifier has used, per issuing CA, in a small JSON file.
+
+    A status list is valid until its ``nxt``, so the list published before a card
+    was reported lost stays acceptable for that long: replayed to a verifier, it
+    would show the lost card as valid. A verifier that remembers the highest
+    ``seq`` it has used refuses to go back to an older list. Memory is keyed by the
+    CA certificate's SHA-256, so verifying for two issuers (a test and a production
+    CA) keeps two counters. A verifier that has never seen the newer list is only
+    protected by the validity window (docs/cards.md).
+    """
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def admit(self, trust: Trust) -> None:
+        """Refuse ``trust`` if its list is older than one used before for the same CA; else remember it."""
+        issuer = trust.ca.fingerprint(_FINGERPRINT).hex()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path, "a+", encoding="utf-8") as handle:
+            # One verifier process at a time: two that read the same number must not lower it.
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            handle.seek(0)
+            seen = self._parse(handle.read())
+            newest = seen.get(issuer, 0)
+            if trust.status.sequence < newest:
+                raise VerificationInputError(
+                    f"the status list #{trust.status.sequence} is older than #{newest}, which this verifier has "
+                    "already used (a replayed list?); fetch a current one")
+            if trust.status.sequence > newest:
+                seen[issuer] = trust.status.sequence
+                handle.seek(0)
+                handle.truncate()
+                handle.write(json.dumps(seen, indent=2, sort_keys=True))
+
+    def _parse(self, text: str) -> dict[str, int]:
+        if not text.strip():
+            return {}
+        try:
+            seen = json.loads(text)
+        except ValueError:
+            seen = None
+        if not isinstance(seen, dict) or not all(isinstance(v, int) for v in seen.values()):
+            # Starting again from nothing would accept any replayed list: the operator decides.
+            raise VerificationInputError(f"the verifier's memory of status lists ({self.path}) is damaged; "
+                                         "restore it, or delete it to start again")
+        return seen
 
 
 @dataclass

@@ -14,10 +14,13 @@ from typing import Annotated
 import typer
 from cryptography.hazmat.primitives import serialization
 
+from dancu.config import get_settings
 from dancu.db import session_scope
 from dancu.identity.cards import chip, services
 from dancu.identity.cards.devices import SimulatedCaptureDevice
 from dancu.identity.pki import services as pki
+
+SEEN_FILE = "card-status-seen.json"
 
 app = typer.Typer(help="Identity cards: offline verification and mobile-team offline capture.",
                   no_args_is_help=True)
@@ -31,6 +34,9 @@ def verify(
     status: Annotated[Path, typer.Option(help="The card status list, from /cards/status.jws.")]
     = Path("card-status.jws"),
     crl: Annotated[Path | None, typer.Option(help="The CA's CRL (DER or PEM), from /pki/crl.der.")] = None,
+    seen: Annotated[Path | None, typer.Option(
+        help="Where this verifier remembers the newest status list it used, to refuse older ones "
+             "[default: card-status-seen.json in the data directory].")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Check a card offline: signature, signer under the CA, not revoked, not expired. Needs no database.
@@ -40,6 +46,7 @@ def verify(
         raise typer.BadParameter("give a chip data FILE or --qr TEXT (one of them)")
     try:
         trust = chip.load_trust(ca.read_bytes(), status.read_text(), crl.read_bytes() if crl else None)
+        chip.SeenStatusLists(seen or get_settings().data_dir / SEEN_FILE).admit(trust)
         data = file.read_bytes() if file is not None else qr
     except (OSError, chip.VerificationInputError) as exc:
         typer.echo(f"cannot verify: {exc}", err=True)

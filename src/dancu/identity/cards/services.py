@@ -63,9 +63,12 @@ STAFF = (Role.REGISTRAR, Role.ADMIN)
 CHIP_SIGNER = "card-chip"
 STATUS_SIGNER = "card-status"
 VISIT_SIGNER = "card-visit"
-STATUS_LIFETIME = dt.timedelta(days=2)
+# Until its nextUpdate an older list stays acceptable to a verifier that has not seen a newer one, so
+# this is how long a lost card can be replayed as valid there; offline verifiers must fetch a list at
+# least this often (docs/cards.md).
+STATUS_LIFETIME = dt.timedelta(hours=6)
 # A status list this close to its nextUpdate is replaced when someone asks for the current one.
-STATUS_REFRESH_BEFORE = dt.timedelta(days=1)
+STATUS_REFRESH_BEFORE = dt.timedelta(hours=3)
 PACKAGE_FORMAT = "dancu-visit-package/1"
 PACKAGE_LIFETIME = dt.timedelta(days=7)
 OPEN_STATUSES = ("submitted", "captured", "approved", "produced", "delivered")
