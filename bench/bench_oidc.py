@@ -276,9 +276,11 @@ def main() -> None:
     env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).parent), env.get("PYTHONPATH", "")])
     common = ["--workers", str(args.workers), "--log-level", "warning", "--no-access-log"]
     dancu_port, dot_port = _free_port(), _free_port()
+    # dancu's provider answers only under its configured issuer, the address the clients below use.
+    dancu_env = {**env, "DANCU_OIDC_ISSUER": f"http://localhost:{dancu_port}"}
     servers = [
         _serve([sys.executable, "-m", "uvicorn", "--factory", "dancu.web.app:create_app", *common], dancu_port,
-               "/.well-known/openid-configuration", env),
+               "/.well-known/openid-configuration", dancu_env),
         _serve([sys.executable, "-m", "uvicorn", "dot_baseline:application", *common], dot_port,
                "/o/.well-known/openid-configuration", env),
     ]

@@ -1,14 +1,20 @@
-"""poppler's pdfsig (NSS) accepts dancu's signatures once the dancu CA is trusted."""
+"""poppler's pdfsig (NSS) accepts dancu's signatures once the dancu CA is trusted, and what it does not check."""
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 import subprocess
 
 import pytest
 from cryptography.hazmat.primitives.serialization import Encoding
+from pyhanko.pdf_utils import generic
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from signing_pdfs import one_page_pdf
+from typer.testing import CliRunner
 
+from dancu.cli import app
 from dancu.identity.pki import services as pki
 from dancu.identity.signing import services as signing
 
@@ -68,3 +74,38 @@ def test_pdfsig_rejects_an_altered_pdf(session, tmp_path):
     result = _pdfsig(nssdir, pdf_path)
     assert "Signature Validation: Signature is Valid." not in result.stdout
     assert "Digest Mismatch" in result.stdout or "Invalid" in result.stdout, result.stdout
+
+
+def _replace_page_text(signed: bytes, text: str) -> bytes:
+    """A later edit as any PDF editor saves it: an incremental update with a new content stream for page 1."""
+    writer = IncrementalPdfFileWriter(io.BytesIO(signed))
+    page = writer.root["/Pages"]["/Kids"][0].get_object()
+    page["/Contents"] = writer.add_object(generic.StreamObject(
+        stream_data=f"BT /F1 14 Tf 72 720 Td ({text}) Tj ET".encode("latin-1")))
+    writer.update_container(page)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_pdfsig_calls_a_file_whose_page_text_was_replaced_valid_but_dancu_pdf_verify_refuses_it(
+        database_url, session, tmp_path):
+    """pdfsig checks the signature over its signed byte range only: an incremental update after it, which
+    replaces what the page shows, still reports "Signature is Valid" (docs/signatures.md). The full check is
+    dancu's, which analyses what the update changed."""
+    signed = signing.sign_pdf_as_state(session, one_page_pdf("Ket qua: DAT"), "Kết quả")
+    session.commit()
+    edited = tmp_path / "edited.pdf"
+    edited.write_bytes(_replace_page_text(signed, "Ket qua: KHONG DAT"))
+    assert b"KHONG DAT" in edited.read_bytes()
+    nss = tmp_path / "nss"
+    nss.mkdir()
+    nssdir = _nss_db_trusting(pki.country_ca(session).public_bytes(Encoding.PEM), nss)
+    fooled = _pdfsig(nssdir, edited)
+    assert "Signature Validation: Signature is Valid." in fooled.stdout, fooled.stdout
+    assert "Not total document signed" in fooled.stdout, fooled.stdout
+
+    verdict = CliRunner().invoke(app, ["pdf", "verify", str(edited), "--json"])
+    assert verdict.exit_code == 1, verdict.output
+    report = json.loads(verdict.stdout)
+    assert not report["valid"] and report["signatures"][0]["problem"] == "modified-after-signing", report
