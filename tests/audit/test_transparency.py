@@ -296,3 +296,24 @@ def test_checkpoints_are_pushed_to_a_witness_with_consistency_proofs(session, mo
     finally:
         server.shutdown()
     assert handler.seen == [3, 8, 9]
+
+
+def test_the_sealer_checkpoints_when_due_and_writes_the_file(session, monkeypatch, tmp_path):
+    from dancu.audit.sealer import Sealer
+
+    monkeypatch.setenv("DANCU_AUDIT_CHECKPOINT_DIR", str(tmp_path / "published"))
+    monkeypatch.setenv("DANCU_AUDIT_CHECKPOINT_INTERVAL", "3600")
+    for i in range(3):
+        record_access(session, REGISTRAR, "read", "person", i, "xác minh cư trú")
+    session.commit()
+    sealer = Sealer()
+    assert sealer.seal_once() == 3
+    assert (tmp_path / "published" / "checkpoint.3").read_text() == (tmp_path / "published" / "checkpoint").read_text()
+    record_access(session, REGISTRAR, "read", "person", 9, "xác minh cư trú")
+    session.commit()
+    assert sealer.seal_once() == 1
+    assert not (tmp_path / "published" / "checkpoint.4").exists(), "the next checkpoint waits for its interval"
+    monkeypatch.setenv("DANCU_AUDIT_CHECKPOINT_INTERVAL", "0")
+    assert sealer.seal_once() == 0
+    assert (tmp_path / "published" / "checkpoint.4").exists()
+    assert transparency.verify(session, [(tmp_path / "published" / "checkpoint.3").read_text()]).ok

@@ -32,7 +32,8 @@ import hashlib
 import hmac
 import json
 import logging
-import uuid
+import os
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -92,6 +93,12 @@ def require_purpose(purpose: str | None) -> str:
     return purpose
 
 
+def _new_uid() -> str:
+    """32 hex digits, time first (like a UUIDv7): new uids land at the right edge of their unique index
+    instead of at random pages of it; 64 random bits keep them unguessable and distinct."""
+    return f"{time.time_ns():016x}{os.urandom(8).hex()}"
+
+
 def record_accesses(
     session: Session,
     actor: Actor,
@@ -113,7 +120,7 @@ def record_accesses(
     at = dt.datetime.now(dt.UTC)
     rows = []
     for subject_id in subject_ids:
-        row = {"uid": uuid.uuid4().hex, "at": at, "actor": actor.username, "action": action, "subject_type": subject_type,
+        row = {"uid": _new_uid(), "at": at, "actor": actor.username, "action": action, "subject_type": subject_type,
                "subject_id": str(subject_id), "purpose": purpose[:300], "detail": detail[:1000]}
         row["entry_mac"] = _entry_mac(row)
         rows.append(row)
