@@ -3,7 +3,8 @@
 Each case runs the installed `dancu` command in its own process, as an
 operator would: a database that was never migrated (for every common
 command), a bad or unreachable DANCU_DATABASE_URL, a missing master key, a
-file that does not exist, cannot be written or is not in the encoding given.
+file that does not exist, cannot be written or is not in the encoding given,
+a missing argument or option.
 """
 
 from __future__ import annotations
@@ -92,8 +93,9 @@ def test_a_bad_database_url_is_one_line(url, expected, tmp_path, monkeypatch):
 
 
 def test_files_the_import_and_export_cannot_use(database_url, tmp_path):
-    missing = run_dancu("import", str(tmp_path / "nowhere.csv"), "--quiet")
-    assert missing.returncode == 2 and "does not exist" in missing.stderr and "Traceback" not in missing.stderr
+    one_line_error(run_dancu("import", str(tmp_path / "nowhere.csv"), "--quiet"), "nowhere.csv' does not exist")
+    one_line_error(run_dancu("import", "--quiet"), "Missing argument 'file'")
+    one_line_error(run_dancu("export", str(tmp_path / "out.csv"), "--quiet"), "Missing option '--purpose'")
 
     unwritable = one_line_error(run_dancu("export", str(tmp_path / "no" / "dir" / "out.csv"), "--purpose",
                                           "sao lưu", "--quiet"), "No such file or directory")

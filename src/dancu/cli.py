@@ -108,13 +108,24 @@ def operator_error(exc: Exception) -> str | None:
 def main() -> None:
     """The `dancu` console script."""
     try:
-        app()
+        status = app(standalone_mode=False)
+    except typer.TyperException as exc:
+        # A usage mistake (a missing file, an unknown option): one line, not
+        # a framed box. `dancu` or a group alone has shown its help already.
+        if message := exc.format_message().strip():
+            typer.echo(f"error: {message}", err=True)
+        raise SystemExit(exc.exit_code) from None
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        raise SystemExit(1) from None
     except Exception as exc:
         message = operator_error(exc)
         if message is None:
             raise
         typer.echo(f"error: {message}", err=True)
         raise SystemExit(2) from None
+    # the exit status of a command that ended with typer.Exit
+    raise SystemExit(status if isinstance(status, int) else 0)
 
 
 if __name__ == "__main__":
