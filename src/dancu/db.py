@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import TypeVar
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Engine, MetaData, create_engine, event, select, text, update
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from dancu.config import get_settings
@@ -93,6 +94,47 @@ def session_scope() -> Iterator[Session]:
 def is_postgres(session_or_engine) -> bool:
     bind = session_or_engine.get_bind() if isinstance(session_or_engine, Session) else session_or_engine
     return bind.dialect.name == "postgresql"
+
+
+_Row = TypeVar("_Row")
+
+
+class ConcurrentChange(Exception):
+    """The record changed since the caller read it: another request won; the message is for the user."""
+
+    code = "record_changed"
+
+
+def lock_row(session: Session, model: type[_Row], row_id: int) -> _Row | None:
+    """Load a row for a read-decide-write: no other transaction changes it until this one ends.
+
+    PostgreSQL locks the row (``SELECT ... FOR UPDATE``): another transaction
+    locking it waits, then reads what this one committed. SQLite has no row
+    locks, so the transaction writes the row unchanged, which takes the
+    database's write lock before anything is read; every other writer waits
+    (``busy_timeout``). Call it before reading what the decision depends on:
+    it reloads the row, replacing any unflushed change to it. None when there
+    is no such row.
+    """
+    table = model.__table__
+    query = select(model).where(table.c.id == row_id).execution_options(populate_existing=True)
+    if is_postgres(session):
+        return session.scalar(query.with_for_update())
+    session.execute(update(table).where(table.c.id == row_id).values(id=table.c.id))
+    return session.scalar(query)
+
+
+def lock_key(session: Session, key: str) -> None:
+    """Hold a named lock until the transaction ends, for a decision no single row stands for.
+
+    E.g. the next serial of a numbering sequence, read as the highest one taken:
+    PostgreSQL takes a transaction-level advisory lock on the key's hash; on
+    SQLite a write that matches no row takes the database's one write lock.
+    """
+    if is_postgres(session):
+        session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+    else:
+        session.execute(text("UPDATE alembic_version SET version_num = version_num WHERE 0"))
 
 
 def reset_caches() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
 
 from dancu.registry import services
@@ -33,6 +33,17 @@ PurposeParam = Annotated[
     str,
     Query(min_length=3, max_length=300, description="Why the data is read; written to the access log"),
 ]
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(alias="If-Match", pattern=r'^"?[0-9]{1,9}"?$',
+           description="The record's version as read (`version` of the person); if it changed since, 409"),
+]
+
+
+def _version(if_match: str | None) -> int | None:
+    return int(if_match.strip('"')) if if_match else None
 
 
 class Created(BaseModel):
@@ -65,9 +76,10 @@ def register_person(session: DbSession, actor: ApiActor, data: PersonRegistratio
 
 
 @router.patch("/persons/{person_id}", response_model=Changes, summary="Correct recorded data, with a reason")
-def correct_person(session: DbSession, actor: ApiActor, person_id: IdPath, data: CorrectionInput) -> Changes:
+def correct_person(session: DbSession, actor: ApiActor, person_id: IdPath, data: CorrectionInput,
+                   if_match: IfMatch = None) -> Changes:
     with service_errors():
-        return Changes(changes=services.correct_person(session, actor, person_id, data))
+        return Changes(changes=services.correct_person(session, actor, person_id, data, _version(if_match)))
 
 
 @router.post("/births", response_model=Created, status_code=201, summary="Register a birth")
@@ -79,29 +91,31 @@ def register_birth(session: DbSession, actor: ApiActor, data: BirthRegistration)
 @router.post("/persons/{person_id}/permanent-residence", status_code=204,
              summary="Register permanent residence for a person who has none")
 def register_permanent_residence(session: DbSession, actor: ApiActor, person_id: IdPath,
-                                 data: PermanentResidenceInput) -> None:
+                                 data: PermanentResidenceInput, if_match: IfMatch = None) -> None:
     with service_errors():
-        services.register_permanent_residence(session, actor, person_id, data)
+        services.register_permanent_residence(session, actor, person_id, data, _version(if_match))
 
 
 @router.post("/persons/{person_id}/moves", status_code=204, summary="Move permanent residence")
-def move(session: DbSession, actor: ApiActor, person_id: IdPath, data: PermanentResidenceInput) -> None:
+def move(session: DbSession, actor: ApiActor, person_id: IdPath, data: PermanentResidenceInput,
+         if_match: IfMatch = None) -> None:
     with service_errors():
-        services.move_permanent_residence(session, actor, person_id, data)
+        services.move_permanent_residence(session, actor, person_id, data, _version(if_match))
 
 
 @router.post("/persons/{person_id}/temporary-residence", status_code=204,
              summary="Register temporary residence with an end date")
 def register_temporary_residence(session: DbSession, actor: ApiActor, person_id: IdPath,
-                                 data: TemporaryResidenceInput) -> None:
+                                 data: TemporaryResidenceInput, if_match: IfMatch = None) -> None:
     with service_errors():
-        services.register_temporary_residence(session, actor, person_id, data)
+        services.register_temporary_residence(session, actor, person_id, data, _version(if_match))
 
 
 @router.post("/persons/{person_id}/death", status_code=204, summary="Record a death")
-def record_death(session: DbSession, actor: ApiActor, person_id: IdPath, data: DeathInput) -> None:
+def record_death(session: DbSession, actor: ApiActor, person_id: IdPath, data: DeathInput,
+                 if_match: IfMatch = None) -> None:
     with service_errors():
-        services.record_death(session, actor, person_id, data)
+        services.record_death(session, actor, person_id, data, _version(if_match))
 
 
 @router.get("/households/{household_id}", response_model=HouseholdView, summary="A household and its members")

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     func,
     select,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -110,6 +111,9 @@ class Person(Base):
     # and per-commune reports without joining the residence history.
     home_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"), index=True)
     quality_issues: Mapped[str] = mapped_column(String(300), default="")
+    # Raised by every registry event: a form or API client that states the version it read is refused
+    # when the record changed since (a double submit, two registrars at once).
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     # "<source>/<record id>" of the data set the person was loaded from: the
     # idempotency key of imports (the same source row never lands twice).
     source_ref: Mapped[str | None] = mapped_column(String(120), unique=True)
@@ -137,6 +141,9 @@ class Household(Base):
 
 class HouseholdMember(Base):
     __tablename__ = "household_member"
+    # A person belongs to at most one household at a time.
+    __table_args__ = (Index("uq_household_member_current", "person_id", unique=True,
+                            sqlite_where=text("valid_to IS NULL"), postgresql_where=text("valid_to IS NULL")),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     household_id: Mapped[int] = mapped_column(ForeignKey("household.id"), index=True)
@@ -153,7 +160,12 @@ class Residence(Base):
     """One period of permanent residence, temporary residence or current stay."""
 
     __tablename__ = "residence"
-    __table_args__ = (Index("ix_residence_person_kind", "person_id", "kind", "valid_to"),)
+    __table_args__ = (
+        Index("ix_residence_person_kind", "person_id", "kind", "valid_to"),
+        # At most one current residence of each kind per person.
+        Index("uq_residence_current", "person_id", "kind", unique=True,
+              sqlite_where=text("valid_to IS NULL"), postgresql_where=text("valid_to IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))

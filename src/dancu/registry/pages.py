@@ -16,9 +16,12 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
 
 from dancu.accounts.services import Actor, PermissionDenied
 from dancu.audit.services import PurposeRequired
+from dancu.db import ConcurrentChange
 from dancu.i18n import t
 from dancu.registry import services
 from dancu.registry.quality import RULES
@@ -314,30 +317,41 @@ def action_form(request: Request, session: DbSession, actor: RegistrarActor, per
 @router.post("/persons/{person_id}/{slug}")
 async def action_submit(request: Request, session: DbSession, actor: RegistrarActor, person_id: IdPath,
                         slug: str):
-    action = _action(slug)
+    # Only the form is read on the event loop: the change may wait for the person's lock, and a wait there
+    # would keep the request holding that lock from ever committing.
     raw = await request.form()
+    return await run_in_threadpool(_action_submit, request, session, actor, person_id, slug, raw)
+
+
+def _action_submit(request: Request, session: Session, actor: Actor, person_id: int, slug: str, raw: FormData):
+    action = _action(slug)
     form = {name: str(raw.get(name, "")).strip() for name in action.fields}
+    version = str(raw.get("version", "")).strip()
     lang = request_lang(request)
     purpose = _purpose(request)
+    status_code = 422
     try:
         if slug == "correction":
             form_changes = _correction_changes(form, services.get_person(session, actor, person_id, purpose))
         else:
             form_changes = form
-        action.call(session, actor, person_id, action.model.model_validate(action.payload(form_changes)))
+        action.call(session, actor, person_id, action.model.model_validate(action.payload(form_changes)),
+                    expected_version=int(version) if version.isdigit() else None)
     except services.PersonNotFound as exc:
         return _read_error(request, actor, exc, 404)
     except ValidationError as exc:
         errors = FormErrors.from_validation(exc, lang, message_fields=MESSAGE_FIELDS)
     except (services.RegistryError, PermissionDenied) as exc:
         errors = FormErrors.message(str(exc), lang, MESSAGE_FIELDS)
+    except ConcurrentChange as exc:
+        errors, status_code = FormErrors.message(str(exc), lang), 409
     else:
         _flash(request, f"flash.{slug}")
         return RedirectResponse(f"/registry/persons/{person_id}", status_code=303)
     # Undo any partial change; the re-read below logs the record shown with the errors.
     session.rollback()
     person = services.get_person(session, actor, person_id, purpose)
-    return _action_page(request, session, actor, action, person, form, errors, status_code=422)
+    return _action_page(request, session, actor, action, person, form, errors, status_code=status_code)
 
 
 # ---- birth registration -------------------------------------------------------------------
@@ -373,7 +387,11 @@ def birth_form(request: Request, session: DbSession, actor: RegistrarActor) -> H
 
 @router.post("/births/new")
 async def birth_submit(request: Request, session: DbSession, actor: RegistrarActor):
-    raw = await request.form()
+    raw = await request.form()  # the rest waits for the parents' locks: in a worker thread, as for the actions
+    return await run_in_threadpool(_birth_submit, request, session, actor, raw)
+
+
+def _birth_submit(request: Request, session: Session, actor: Actor, raw: FormData):
     form = {name: str(raw.get(name, "")).strip() for name in _BIRTH_FIELDS}
     lang = request_lang(request)
     purpose = t("birth.purpose", lang)

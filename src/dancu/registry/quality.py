@@ -16,7 +16,15 @@ from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from dancu.registry.dates import PartialDate
-from dancu.registry.models import STANDING, Person, PlaceStatus, Residence, ResidenceKind, VitalStatus
+from dancu.registry.models import (
+    STANDING,
+    HouseholdMember,
+    Person,
+    PlaceStatus,
+    Residence,
+    ResidenceKind,
+    VitalStatus,
+)
 from dancu.registry.pin import InvalidPin, pin_mismatches
 
 CORRECT, SUFFICIENT, CLEAN, LIVE = "correct", "sufficient", "clean", "live"
@@ -41,6 +49,7 @@ RULES: dict[str, str] = {
     "death_before_birth": CORRECT,
     "duplicate_pin": CLEAN,
     "child_older_than_parent": CLEAN,
+    "duplicate_current_residence": CLEAN,
     "deceased_with_new_residence": LIVE,
     "deceased_without_date": LIVE,
     "expired_temporary_residence": LIVE,
@@ -140,6 +149,14 @@ def _set_based_issues(session: Session, persons: Persons, today: dt.date) -> dic
             for child_id, parent_id in session.execute(query):
                 found[child_id].add("child_older_than_parent")
                 found[parent_id].add("child_older_than_parent")
+
+    # Two current residences of one kind, or two current households: what concurrent moves left before the
+    # unique indexes of migration 0009, which keep new ones out of the tables.
+    for table, group in ((Residence, (Residence.kind,)), (HouseholdMember, ())):
+        query = (select(table.person_id).where(table.valid_to.is_(None))
+                 .group_by(table.person_id, *group).having(func.count() > 1))
+        for (pid,) in session.execute(restrict(query, table.person_id)):
+            found[pid].add("duplicate_current_residence")
 
     query = (
         select(Person.id).join(Residence, Residence.person_id == Person.id)

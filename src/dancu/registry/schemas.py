@@ -129,6 +129,8 @@ class PersonDetail(BaseModel):
     id: int
     # the id asked for, when it is a record merged into this one
     redirected_from: int | None = None
+    # the record's version now (as_of or not): a change stating it is refused if the record changed since
+    version: int
     as_of: dt.date | None
     pin: str | None
     family_name: str

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from dancu.accounts.services import Actor, PermissionDenied, Role
 from dancu.audit.services import record_access, record_accesses, require_purpose
 from dancu.crypto import decrypt_text, encrypt_text
+from dancu.db import ConcurrentChange, lock_key, lock_row
 from dancu.registry import quality
 from dancu.registry.dates import PartialDate
 from dancu.registry.models import (
@@ -120,6 +121,24 @@ def _load(session: Session, person_id: int) -> Person:
     person = session.get(Person, person_id)
     if person is None:
         raise PersonNotFound(f"no person with id {person_id}")
+    return person
+
+
+def lock_person(session: Session, person_id: int, expected_version: int | None = None) -> Person:
+    """The person, locked until the transaction ends: every change of a person starts here.
+
+    A change reads the record (its current residence, household, status),
+    decides, then writes; two at once for one person would both decide on the
+    same state (two moves leaving two current residences). The lock makes the
+    second wait and decide on what the first wrote. ``expected_version`` is the
+    version the caller read the record at: when it changed since (a double
+    submit, two registrars at once), the change is refused.
+    """
+    person = lock_row(session, Person, person_id)
+    if person is None:
+        raise PersonNotFound(f"no person with id {person_id}")
+    if expected_version is not None and person.version != expected_version:
+        raise ConcurrentChange("this record was changed since you opened it; reload it and try again")
     return person
 
 
@@ -298,7 +317,7 @@ def get_person(session: Session, actor: Actor, person_id: int, purpose: str,
     issues = [c for c in person.quality_issues.split(",") if c]
     status = quality.QualityStatus(tuple(issues))
     detail = PersonDetail(
-        id=person.id, redirected_from=requested_id if requested_id != person_id else None,
+        id=person.id, redirected_from=requested_id if requested_id != person_id else None, version=person.version,
         as_of=as_of, pin=state["pin"], family_name=state["family_name"],
         middle_name=state["middle_name"], given_name=state["given_name"],
         full_name=join_name(state["family_name"], state["middle_name"], state["given_name"]) or state["full_name"],
@@ -380,6 +399,7 @@ def _event(session: Session, actor: Actor, person: Person, kind: str, effective_
         person_id=person.id, kind=kind, effective_on=effective_on, recorded_at=_now(), actor=actor.username,
         unit_id=unit_id, reason=reason, changes=changes or {},
     )
+    person.version += 1
     session.add(event)
     session.flush()
     return event
@@ -399,7 +419,8 @@ def _apply(person: Person, values: dict) -> dict:
 def _next_pin(session: Session, province_code: str, birth_year: int, sex) -> str:
     prefix = make_pin(province_code, birth_year, sex, 0)[:6]
     # Serials are assigned in order within a prefix; the lock keeps two
-    # concurrent registrations from taking the same one on PostgreSQL.
+    # concurrent registrations from taking the same one.
+    lock_key(session, f"pin-serial:{prefix}")
     last = session.scalar(select(func.max(Person.pin)).where(Person.pin.like(f"{prefix}%")))
     serial = int(last[6:]) + 1 if last else 1
     return make_pin(province_code, birth_year, sex, serial)
@@ -452,6 +473,9 @@ def register_birth(session: Session, actor: Actor, data: BirthRegistration) -> i
     unit = _commune(session, data.birth_registration_unit_id)
     _check_unit_in_scope(session, actor, unit.id)
     parents = {}
+    # The child joins a parent's current household: no parent may move meanwhile (ids in order: no deadlock).
+    for parent_id in sorted({pid for pid in (data.mother_id, data.father_id) if pid is not None}):
+        lock_person(session, parent_id)
     for relation, parent_id in (("mother", data.mother_id), ("father", data.father_id)):
         if parent_id is not None:
             parent = _load(session, parent_id)
@@ -536,14 +560,15 @@ def _settle(session: Session, actor: Actor, person: Person, unit_id: int, addres
 def _next_household_code(session: Session, unit_id: int) -> str:
     unit = units.get_unit(session, unit_id)
     prefix = f"{unit.code}-"
+    lock_key(session, f"household-code:{prefix}")
     count = session.scalar(select(func.count()).select_from(Household).where(Household.code.like(f"{prefix}%")))
     return f"{prefix}{count + 1:07d}"
 
 
 def _permanent_change(session: Session, actor: Actor, person_id: int, data: PermanentResidenceInput,
-                      kind: str, must_have_current: bool) -> None:
+                      kind: str, must_have_current: bool, expected_version: int | None) -> None:
     actor.require(*WRITERS)
-    person = _load(session, person_id)
+    person = lock_person(session, person_id, expected_version)
     _require_alive(person)
     unit = _commune(session, data.unit_id)
     _check_unit_in_scope(session, actor, unit.id)
@@ -564,17 +589,22 @@ def _permanent_change(session: Session, actor: Actor, person_id: int, data: Perm
     quality.recompute(session, [person.id])
 
 
-def register_permanent_residence(session: Session, actor: Actor, person_id: int, data: PermanentResidenceInput) -> None:
-    _permanent_change(session, actor, person_id, data, "permanent_residence_registered", must_have_current=False)
+def register_permanent_residence(session: Session, actor: Actor, person_id: int, data: PermanentResidenceInput,
+                                 expected_version: int | None = None) -> None:
+    _permanent_change(session, actor, person_id, data, "permanent_residence_registered", must_have_current=False,
+                      expected_version=expected_version)
 
 
-def move_permanent_residence(session: Session, actor: Actor, person_id: int, data: PermanentResidenceInput) -> None:
-    _permanent_change(session, actor, person_id, data, "moved", must_have_current=True)
+def move_permanent_residence(session: Session, actor: Actor, person_id: int, data: PermanentResidenceInput,
+                             expected_version: int | None = None) -> None:
+    _permanent_change(session, actor, person_id, data, "moved", must_have_current=True,
+                      expected_version=expected_version)
 
 
-def register_temporary_residence(session: Session, actor: Actor, person_id: int, data: TemporaryResidenceInput) -> None:
+def register_temporary_residence(session: Session, actor: Actor, person_id: int, data: TemporaryResidenceInput,
+                                 expected_version: int | None = None) -> None:
     actor.require(*WRITERS)
-    person = _load(session, person_id)
+    person = lock_person(session, person_id, expected_version)
     _require_alive(person)
     unit = _commune(session, data.unit_id)
     _check_unit_in_scope(session, actor, unit.id)
@@ -592,9 +622,10 @@ def register_temporary_residence(session: Session, actor: Actor, person_id: int,
     quality.recompute(session, [person.id])
 
 
-def record_death(session: Session, actor: Actor, person_id: int, data: DeathInput) -> None:
+def record_death(session: Session, actor: Actor, person_id: int, data: DeathInput,
+                 expected_version: int | None = None) -> None:
     actor.require(*WRITERS)
-    person = _load(session, person_id)
+    person = lock_person(session, person_id, expected_version)
     _check_in_scope(session, actor, person)
     _require_alive(person)
     birth = PartialDate(person.birth_year, person.birth_month, person.birth_day).earliest()
@@ -614,10 +645,11 @@ def record_death(session: Session, actor: Actor, person_id: int, data: DeathInpu
     quality.recompute(session, [person.id])
 
 
-def correct_person(session: Session, actor: Actor, person_id: int, data: CorrectionInput) -> dict:
+def correct_person(session: Session, actor: Actor, person_id: int, data: CorrectionInput,
+                   expected_version: int | None = None) -> dict:
     """Correct recorded data; returns the {field: [before, after]} recorded."""
     actor.require(*WRITERS)
-    person = _load(session, person_id)
+    person = lock_person(session, person_id, expected_version)
     _check_in_scope(session, actor, person)
     values = data.changed_fields()
     if not values:

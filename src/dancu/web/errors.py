@@ -20,11 +20,13 @@ from starlette.responses import Response
 
 from dancu.accounts.services import PermissionDenied
 from dancu.audit.services import PurposeRequired
+from dancu.db import ConcurrentChange
 from dancu.web.problems import VALIDATION_FAILED, ApiError, problem_response, validation_detail
 
 # (exception type, status): the first match wins, so subclasses come first.
 _STATUS: list[tuple[type[Exception], int]] = [
     (PermissionDenied, 403),
+    (ConcurrentChange, 409),
     (LookupError, 404),
     (PurposeRequired, 422),
     (ValidationError, 422),
