@@ -501,6 +501,10 @@ class _Postgres(_Backend):
 class _Sqlite(_Backend):
     def __init__(self, conn: Connection, source: str) -> None:
         super().__init__(conn, source)
+        # Every batch inserts into a dozen B-tree indexes at random keys; with
+        # SQLite's default 2 MB page cache the CPU per batch grew 1.5x over a
+        # 300,000-person import, with 128 MB (used only as filled) 1.2x.
+        self.run("PRAGMA cache_size = -131072")
         self.run("CREATE TEMP TABLE IF NOT EXISTS import_staging ("
                  + _ddl_columns(f"person_id integer, event_id integer, {_RELATIVES}") + ")")
         self.run("CREATE TEMP TABLE IF NOT EXISTS import_links "
