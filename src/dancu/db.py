@@ -105,7 +105,7 @@ class ConcurrentChange(Exception):
     code = "record_changed"
 
 
-def lock_row(session: Session, model: type[_Row], row_id: int) -> _Row | None:
+def lock_row(session: Session, model: type[_Row], row_id: int | str) -> _Row | None:
     """Load a row for a read-decide-write: no other transaction changes it until this one ends.
 
     PostgreSQL locks the row (``SELECT ... FOR UPDATE``): another transaction
@@ -117,10 +117,11 @@ def lock_row(session: Session, model: type[_Row], row_id: int) -> _Row | None:
     is no such row.
     """
     table = model.__table__
-    query = select(model).where(table.c.id == row_id).execution_options(populate_existing=True)
+    (key,) = table.primary_key.columns  # the id, or another single-column key (e.g. a throttle's)
+    query = select(model).where(key == row_id).execution_options(populate_existing=True)
     if is_postgres(session):
         return session.scalar(query.with_for_update())
-    session.execute(update(table).where(table.c.id == row_id).values(id=table.c.id))
+    session.execute(update(table).where(key == row_id).values({key.name: key}))
     return session.scalar(query)
 
 

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from dancu.db import Base
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
+
+# The statuses of an application still in progress (services.OPEN_STATUSES): a person has at most one.
+OPEN_APPLICATION = text("status IN ('submitted', 'captured', 'approved', 'produced', 'delivered')")
+ACTIVE_CARD = text("status = 'active'")
 
 
 class CardBatch(Base):
@@ -71,7 +75,11 @@ class VisitEntry(Base):
 
 class CardApplication(Base):
     __tablename__ = "card_application"
-    __table_args__ = (Index("ix_card_application_status_id", "status", "id"),)
+    __table_args__ = (
+        Index("ix_card_application_status_id", "status", "id"),
+        Index("uq_card_application_open", "person_id", unique=True,
+              sqlite_where=OPEN_APPLICATION, postgresql_where=OPEN_APPLICATION),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     person_id: Mapped[int] = mapped_column(BigInteger, index=True)
@@ -108,6 +116,9 @@ class CardBiometrics(Base):
 
 class Card(Base):
     __tablename__ = "card"
+    # One valid card per person: activating a card supersedes the earlier ones.
+    __table_args__ = (Index("uq_card_active", "person_id", unique=True,
+                            sqlite_where=ACTIVE_CARD, postgresql_where=ACTIVE_CARD),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     document_number: Mapped[str] = mapped_column(String(12), unique=True)

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from dancu.accounts.services import Actor, PermissionDenied, Role
 from dancu.crypto import decrypt_text, encrypt_text
+from dancu.db import lock_key, lock_row
 from dancu.identity.cards import chip, rules
 from dancu.identity.cards.devices import FINGERS, BiometricCapture, CaptureDevice, FaceCapture, FingerprintCapture
 from dancu.identity.cards.models import (
@@ -149,8 +150,10 @@ def _require_province_registrar(session: Session, actor: Actor) -> None:
             raise PermissionDenied("only a province registrar may approve card applications")
 
 
-def _load(session: Session, actor: Actor, application_id: int) -> CardApplication:
-    application = session.get(CardApplication, application_id)
+def _load(session: Session, actor: Actor, application_id: int, lock: bool = False) -> CardApplication:
+    """The application in the actor's area; ``lock`` for a status change (read, check, set under the lock)."""
+    application = lock_row(session, CardApplication, application_id) if lock \
+        else session.get(CardApplication, application_id)
     if application is None:
         raise ApplicationNotFound(f"no card application {application_id}")
     scope = _scope_units(session, actor)
@@ -202,6 +205,8 @@ def create_application(session: Session, actor: Actor, data: ApplicationInput, *
     _check_unit(session, actor, data.unit_id)
     purpose = "identity card application"
     person_id = data.person_id or _person_by_pin(session, actor, data.pin or "", purpose)
+    # Two applications at once would both find none open: the second waits here and then finds the first.
+    registry.lock_person(session, person_id)
     person = _person(session, actor, person_id, purpose)
     if person.status.value != "alive":
         raise CardError("a card is issued to a living person only")
@@ -249,7 +254,7 @@ def _store_capture(session: Session, application: CardApplication, capture: Biom
 
 def capture_biometrics(session: Session, actor: Actor, application_id: int, device: CaptureDevice) -> None:
     actor.require(*STAFF)
-    application = _load(session, actor, application_id)
+    application = _load(session, actor, application_id, lock=True)
     capture = device.capture(f"application:{application.id}")
     _store_capture(session, application, capture, _now())
     _event(session, actor, application.id, "captured", capture.device_id)
@@ -258,7 +263,7 @@ def capture_biometrics(session: Session, actor: Actor, application_id: int, devi
 
 def decide(session: Session, actor: Actor, application_id: int, approve: bool, note: str = "") -> None:
     _require_province_registrar(session, actor)
-    application = _load(session, actor, application_id)
+    application = _load(session, actor, application_id, lock=True)
     if application.status not in ("submitted", "captured") or (approve and application.status != "captured"):
         raise CardError("only an application with its biometrics taken can be approved"
                         if approve else "this application has already been decided")
@@ -320,6 +325,8 @@ def produce_batch(session: Session, actor: Actor, application_ids: Iterable[int]
                   limit: int = 500) -> BatchResult:
     """Personalise the approved applications (all in scope, or the ones named): sign chip data and QR."""
     _require_province_registrar(session, actor)
+    # Two runs at once would both personalise the same approved applications; the second waits and finds none.
+    lock_key(session, "card-production")
     query = select(CardApplication).where(CardApplication.status == "approved").order_by(CardApplication.id)
     if application_ids is not None:
         query = query.where(CardApplication.id.in_(list(application_ids)))
@@ -347,7 +354,7 @@ def _card_of(session: Session, application: CardApplication) -> Card:
 
 def deliver(session: Session, actor: Actor, application_id: int) -> None:
     actor.require(*STAFF)
-    application = _load(session, actor, application_id)
+    application = _load(session, actor, application_id, lock=True)
     if application.status != "produced":
         raise CardError("only a produced card can be delivered")
     card = _card_of(session, application)
@@ -360,7 +367,10 @@ def deliver(session: Session, actor: Actor, application_id: int) -> None:
 def activate(session: Session, actor: Actor, application_id: int) -> None:
     """The holder received the card in person: it becomes the valid one, and any earlier card is revoked."""
     actor.require(*STAFF)
-    application = _load(session, actor, application_id)
+    # The person first (as every change of a person's cards), then the application: the earlier cards
+    # superseded here must not be reported lost meanwhile, and no second card may become active.
+    registry.lock_person(session, _load(session, actor, application_id).person_id)
+    application = _load(session, actor, application_id, lock=True)
     if application.status != "delivered":
         raise CardError("only a delivered card can be activated")
     card = _card_of(session, application)
@@ -385,6 +395,8 @@ def report_loss(session: Session, actor: Actor, document_number: str, note: str 
     if card is None or application is None:
         raise ApplicationNotFound(f"no card {document_number}")
     _load(session, actor, application.id)
+    registry.lock_person(session, card.person_id)
+    card = lock_row(session, Card, card.id)
     if card.revoked_at is not None:
         raise CardError(f"card {card.document_number} is already revoked ({card.revocation_reason})")
     card.status, card.revoked_at, card.revocation_reason = "lost", _now(), "lost"
