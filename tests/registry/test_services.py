@@ -183,7 +183,8 @@ def test_a_commune_registrar_sees_only_their_commune(session, registrar, make_pe
     scoped = Actor("commune-registrar", Role.REGISTRAR, scope_unit_id=communes[0].id)
     page = services.search_persons(session, scoped, PersonQuery(text="ngo van"), PURPOSE)
     assert [i.id for i in page.items] == [inside]
-    with pytest.raises(PermissionDenied):
+    # Outside the area reads exactly as missing: no existence oracle.
+    with pytest.raises(services.PersonNotFound, match=f"^no person with id {outside}$"):
         services.get_person(session, scoped, outside, PURPOSE)
     auditor = Actor("auditor", Role.AUDITOR)
     with pytest.raises(PermissionDenied):

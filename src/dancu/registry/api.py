@@ -8,12 +8,16 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 from pydantic import BaseModel
 
-from dancu.registry import services
+from dancu.registry import applications, services
+from dancu.registry.models import ApplicationStatus
 from dancu.registry.schemas import (
+    ApplicationDecision,
+    ApplicationView,
     BirthRegistration,
     CorrectionInput,
     DeathInput,
     HouseholdView,
+    InPersonApplicationInput,
     PermanentResidenceInput,
     PersonDetail,
     PersonQuery,
@@ -138,3 +142,44 @@ def persons_failing(session: DbSession, actor: ApiActor, rule: str, purpose: Pur
                     page_size: Annotated[int, Query(ge=1, le=100)] = 20) -> SearchPage:
     with service_errors():
         return services.persons_failing(session, actor, rule, unit_id, purpose, page, page_size)
+
+
+# ---- residence applications: the citizen's own request authorises the destination commune ----------
+
+
+@router.post("/residence-applications", response_model=Created, status_code=201,
+             summary="Record a citizen's residence application at the counter, with their verified chip card")
+def file_application(session: DbSession, actor: ApiActor, data: InPersonApplicationInput) -> Created:
+    with service_errors():
+        return Created(id=applications.file_in_person(session, actor, data))
+
+
+@router.get("/residence-applications", response_model=list[ApplicationView],
+            summary="Residence applications to the communes of your area")
+def list_applications(session: DbSession, actor: ApiActor, purpose: PurposeParam,
+                      status: ApplicationStatus = ApplicationStatus.PENDING) -> list[ApplicationView]:
+    with service_errors():
+        return applications.list_applications(session, actor, purpose, status)
+
+
+@router.get("/residence-applications/{application_id}", response_model=ApplicationView,
+            summary="One residence application: what it shows, not the person's record")
+def get_application(session: DbSession, actor: ApiActor, application_id: IdPath,
+                    purpose: PurposeParam) -> ApplicationView:
+    with service_errors():
+        return applications.get_application(session, actor, application_id, purpose)
+
+
+@router.post("/residence-applications/{application_id}/decision", status_code=204,
+             summary="Accept (registering the residence) or refuse (with a reason) a residence application")
+def decide_application(session: DbSession, actor: ApiActor, application_id: IdPath,
+                       decision: ApplicationDecision) -> None:
+    with service_errors():
+        applications.decide(session, actor, application_id, decision)
+
+
+@router.get("/residence-departures", response_model=list[ApplicationView],
+            summary="Accepted moves of persons who lived in your area (the origin commune's notice)")
+def list_departures(session: DbSession, actor: ApiActor, purpose: PurposeParam) -> list[ApplicationView]:
+    with service_errors():
+        return applications.list_departures(session, actor, purpose)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from dancu.accounts.services import Actor
 from dancu.audit.services import record_access, record_accesses, require_purpose
 from dancu.registry.models import Person, VitalStatus
-from dancu.registry.services import READERS, PersonNotFound
+from dancu.registry.policy import READERS, PersonNotFound
 from dancu.text import fold
 
 

@@ -35,6 +35,7 @@ from dancu.registry.models import (
     RegistryEvent,
     Residence,
 )
+from dancu.registry.policy import authorize
 from dancu.text import normalize
 
 # Values the survivor takes from the retired record when it has none of its own.
@@ -179,7 +180,8 @@ def _filled(survivor: Person, retired: Person) -> dict:
 def merge_persons(session: Session, actor: Actor, survivor_id: int, retired_id: int, reason: str,
                   origin: str = "") -> PersonMerge:
     """Retire ``retired_id`` into ``survivor_id``. Flushes; the caller commits."""
-    actor.require(*services.WRITERS)
+    for person_id in (survivor_id, retired_id):
+        authorize(session, actor, "merge_persons", person_id=person_id)
     reason = (reason or "").strip()
     if len(reason) < 3:
         raise MergeError("give a reason for the merge (at least 3 characters)")
@@ -187,7 +189,6 @@ def merge_persons(session: Session, actor: Actor, survivor_id: int, retired_id: 
         raise MergeError("a record cannot be merged into itself")
     survivor, retired = services._load(session, survivor_id), services._load(session, retired_id)
     for person in (survivor, retired):
-        services._check_in_scope(session, actor, person)
         if survivor_of(session, person.id) != person.id:
             raise MergeError(f"person {person.id} was already merged into another record")
     if retired_id in {getattr(survivor, r) for r in RELATIONS} or survivor_id in {getattr(retired, r) for r in RELATIONS}:
@@ -245,7 +246,7 @@ def undo_merge(session: Session, actor: Actor, merge_id: int, reason: str) -> Pe
     Refused when a later merge involves either record or either record
     changed since: writing old rows back would then erase those changes.
     """
-    actor.require(*services.WRITERS)
+    authorize(session, actor, "undo_merge")
     reason = (reason or "").strip()
     if len(reason) < 3:
         raise MergeError("give a reason for undoing the merge (at least 3 characters)")
@@ -254,7 +255,7 @@ def undo_merge(session: Session, actor: Actor, merge_id: int, reason: str) -> Pe
         raise MergeError("this merge was already undone")
     persons = [int(person_id) for person_id in merge.before["person"]]
     for person_id in (merge.survivor_id, merge.retired_id):
-        services._check_in_scope(session, actor, services._load(session, person_id))
+        authorize(session, actor, "undo_merge", person_id=person_id)
     later = session.scalar(_active(session).where(PersonMerge.id > merge.id, or_(
         PersonMerge.survivor_id.in_(persons), PersonMerge.retired_id.in_(persons))).limit(1))
     if later is not None:

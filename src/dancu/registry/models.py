@@ -246,3 +246,57 @@ class PersonMerge(Base):
 # A person who is not a record retired by a merge that stands (the survivor answers for it):
 # the condition lists and counts of persons use.
 STANDING = ~select(PersonMerge.id).where(PersonMerge.retired_id == Person.id, PersonMerge.undone_at.is_(None)).exists()
+
+
+class ApplicationStatus(str, enum.Enum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REFUSED = "refused"
+
+
+class ApplicationChannel(str, enum.Enum):
+    ONLINE = "online"  # filed by the citizen from their e-ID account
+    IN_PERSON = "in_person"  # recorded by a registrar after verifying the citizen's chip card
+
+
+class ResidenceApplication(Base):
+    """A citizen's own application to register permanent or temporary residence in a commune.
+
+    It is what authorises the destination commune's registrar to act on a
+    person who lives elsewhere (see registry.policy). ``applicant_*`` is what
+    the application shows (from the e-ID account or the verified chip card):
+    until it is accepted, the destination registrar sees nothing else.
+    """
+
+    __tablename__ = "residence_application"
+    __table_args__ = (Index("ix_residence_application_unit_status", "unit_id", "status"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    kind: Mapped[ResidenceKind] = mapped_column(_enum(ResidenceKind, "residence_kind"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    applicant_pin: Mapped[str] = mapped_column(String(12))
+    applicant_name: Mapped[str] = mapped_column(String(200))
+    applicant_birth_date: Mapped[str] = mapped_column(String(10))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("admin_unit.id"))
+    address_line: Mapped[str] = mapped_column(String(200))
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("household.id"), index=True)
+    relationship_to_head: Mapped[str] = mapped_column(String(30), default="head")
+    valid_from: Mapped[dt.date] = mapped_column(Date)
+    expires_on: Mapped[dt.date | None] = mapped_column(Date)
+    channel: Mapped[ApplicationChannel] = mapped_column(_enum(ApplicationChannel, "application_channel"))
+    # How the applicant was identified: the e-ID account and its level, or the verified card's number.
+    evidence: Mapped[str] = mapped_column(String(200))
+    filed_by: Mapped[str] = mapped_column(String(60))
+    filed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[ApplicationStatus] = mapped_column(_enum(ApplicationStatus, "application_status"),
+                                                      default=ApplicationStatus.PENDING)
+    decided_by: Mapped[str | None] = mapped_column(String(60))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    decision_reason: Mapped[str] = mapped_column(String(500), default="")
+    # The commune of permanent residence the person had when the application was accepted: it is notified.
+    origin_unit_id: Mapped[int | None] = mapped_column(ForeignKey("admin_unit.id"), index=True)
+
+    def authorises(self, person_id: int, unit_id: int | None) -> bool:
+        """Accepted, and for this person and this destination commune."""
+        return (self.status == ApplicationStatus.ACCEPTED and self.person_id == person_id
+                and self.unit_id == unit_id)

@@ -23,13 +23,15 @@ from dancu.accounts.services import Actor, PermissionDenied
 from dancu.audit.services import PurposeRequired
 from dancu.db import ConcurrentChange
 from dancu.i18n import t
-from dancu.registry import services
+from dancu.registry import applications, services
 from dancu.registry.quality import RULES
 from dancu.registry.reference import ETHNIC_GROUPS, HOUSEHOLD_RELATIONSHIPS
 from dancu.registry.schemas import (
+    ApplicationDecision,
     BirthRegistration,
     CorrectionInput,
     DeathInput,
+    InPersonApplicationInput,
     PermanentResidenceInput,
     PersonDetail,
     PersonQuery,
@@ -415,7 +417,8 @@ def _birth_submit(request: Request, session: Session, actor: Actor, raw: FormDat
     if not errors:
         try:
             person_id = services.register_birth(session, actor, data)
-        except (services.RegistryError, services.PersonNotFound, PermissionDenied) as exc:
+        # A parent or household outside the area reads as missing (LookupError), as in every registry action.
+        except (services.RegistryError, LookupError, PermissionDenied) as exc:
             errors = FormErrors.message(str(exc), lang, MESSAGE_FIELDS)
         else:
             _flash(request, "flash.birth")
@@ -459,3 +462,89 @@ def quality_failing(
         "section": "quality", "results": results, "rule": rule, "dimension": RULES[rule], "unit_id": unit_id,
         "unit_choice": _unit_choice(session, str(unit_id or "")), "purpose": purpose,
     }, actor=actor)
+
+
+# ---- residence applications ---------------------------------------------------------------------
+
+_APPLICATION_FIELDS = ("card_data", "kind", "unit_id", "address_line", "household_id", "relationship_to_head",
+                       "valid_from", "expires_on")
+
+
+@router.get("/applications")
+def applications_page(request: Request, session: DbSession, actor: RegistrarActor) -> HTMLResponse:
+    """Pending applications to the area, and the departures of its residents (the origin commune's notice)."""
+    purpose = _purpose(request, t("application.purpose", request_lang(request)))
+    return render(request, "registry/applications.html", {
+        "section": "applications", "pending": applications.list_applications(session, actor, purpose),
+        "departures": applications.list_departures(session, actor, purpose), "purpose": purpose,
+        "flash": _take_flash(request),
+    }, actor=actor)
+
+
+def _application_form(request: Request, session: Session, actor: Actor, form: dict[str, str], errors: FormErrors,
+                      status_code: int = 200) -> HTMLResponse:
+    return render(request, "registry/form_application.html", {
+        "section": "applications", "form": form, "errors": errors, "relationships": HOUSEHOLD_RELATIONSHIPS,
+        "unit_choice": _unit_choice(session, form.get("unit_id", "")),
+    }, actor=actor, status_code=status_code)
+
+
+@router.get("/applications/new")
+def application_form(request: Request, session: DbSession, actor: RegistrarActor) -> HTMLResponse:
+    return _application_form(request, session, actor, {"kind": "permanent", "relationship_to_head": "head"},
+                             FormErrors())
+
+
+@router.post("/applications/new")
+async def application_submit(request: Request, session: DbSession, actor: RegistrarActor):
+    raw = await request.form()
+    form = {name: str(raw.get(name, "")).strip() for name in _APPLICATION_FIELDS}
+    lang = request_lang(request)
+    try:
+        data = InPersonApplicationInput.model_validate({k: v for k, v in form.items() if v != ""})
+        application_id = applications.file_in_person(session, actor, data)
+    except ValidationError as exc:
+        errors = FormErrors.from_validation(exc, lang, message_fields=MESSAGE_FIELDS)
+    except (services.RegistryError, PermissionDenied) as exc:
+        errors = FormErrors.message(str(exc), lang, MESSAGE_FIELDS)
+    else:
+        _flash(request, "flash.application_filed")
+        return RedirectResponse(f"/registry/applications/{application_id}", status_code=303)
+    session.rollback()
+    return _application_form(request, session, actor, form, errors, status_code=422)
+
+
+def _application_page(request: Request, session: Session, actor: Actor, application_id: int,
+                      errors: FormErrors, status_code: int = 200) -> HTMLResponse:
+    try:
+        application = applications.get_application(session, actor, application_id, _purpose(request))
+    except LookupError as exc:
+        return _read_error(request, actor, exc, 404)
+    return render(request, "registry/application.html", {
+        "section": "applications", "application": application, "errors": errors, "flash": _take_flash(request),
+    }, actor=actor, status_code=status_code)
+
+
+@router.get("/applications/{application_id}")
+def application_page(request: Request, session: DbSession, actor: RegistrarActor,
+                     application_id: IdPath) -> HTMLResponse:
+    return _application_page(request, session, actor, application_id, FormErrors())
+
+
+@router.post("/applications/{application_id}/decision")
+async def application_decision(request: Request, session: DbSession, actor: RegistrarActor,
+                               application_id: IdPath):
+    raw = await request.form()
+    lang = request_lang(request)
+    decision = ApplicationDecision(accept=raw.get("decision") == "accept", reason=str(raw.get("reason", ""))[:500])
+    try:
+        applications.decide(session, actor, application_id, decision)
+    except LookupError as exc:
+        return _read_error(request, actor, exc, 404)
+    except (services.RegistryError, PermissionDenied) as exc:
+        errors = FormErrors.message(str(exc), lang, MESSAGE_FIELDS)
+    else:
+        _flash(request, "flash.application_accepted" if decision.accept else "flash.application_refused")
+        return RedirectResponse(f"/registry/applications/{application_id}", status_code=303)
+    session.rollback()
+    return _application_page(request, session, actor, application_id, errors, status_code=422)

@@ -96,10 +96,12 @@ class EventView(BaseModel):
 
 
 class RelativeView(BaseModel):
+    """A father, mother or spouse; only the relation when the relative is outside the reader's area."""
+
     relation: str
-    person_id: int
-    full_name: str
-    birth_date: str
+    person_id: int | None = None
+    full_name: str | None = None
+    birth_date: str | None = None
 
 
 class HouseholdMemberView(BaseModel):
@@ -285,6 +287,8 @@ class PersonRegistration(_Input):
     hometown_status: PlaceStatus = PlaceStatus.KNOWN
     hometown_unit_id: UnitId | None = None
     reason: str = Field("", max_length=500)
+    # Required from a registrar with an area: the person is registered where they live, in that area.
+    residence: PermanentResidenceInput | None = None
 
     _birth = field_validator("birth_date")(_check_partial)
 
@@ -319,3 +323,64 @@ class QualityReport(BaseModel):
     persons: int
     rows: list[UnitQualityRow]
     rule_totals: dict[str, int]
+
+
+class ApplicationInput(_Input):
+    """What a citizen applies for: permanent or temporary residence at an address of a commune."""
+
+    kind: Annotated[str, StringConstraints(pattern=r"^(permanent|temporary)$")]
+    unit_id: UnitId
+    address_line: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    household_id: RecordId | None = Field(None, description="Join this household (permanent); omit to found one")
+    relationship_to_head: str = "head"
+    valid_from: dt.date | None = Field(None, description="Start of the temporary residence; default: the decision day")
+    expires_on: dt.date | None = Field(None, description="End of the temporary residence (required for it)")
+
+    _relationship = field_validator("relationship_to_head")(PermanentResidenceInput._known_relationship.__func__)
+
+    @model_validator(mode="after")
+    def _term(self) -> ApplicationInput:
+        if self.kind == "temporary" and self.expires_on is None:
+            raise ValueError("give the end date of the temporary residence")
+        if self.valid_from and self.expires_on and self.expires_on <= self.valid_from:
+            raise ValueError("the end date must be after the start date")
+        return self
+
+
+class InPersonApplicationInput(ApplicationInput):
+    """An application taken at the counter: the citizen's chip card (or its QR code), read and verified offline."""
+
+    card_data: Annotated[str, StringConstraints(min_length=10, max_length=200_000)]
+
+
+class ApplicationDecision(_Input):
+    accept: bool
+    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+
+
+class ApplicationView(BaseModel):
+    """What the application shows. ``person_id`` is given only once it is accepted: until then the
+    destination registrar sees nothing of the register's record."""
+
+    id: int
+    kind: str
+    status: str
+    channel: str
+    applicant_pin: str
+    applicant_name: str
+    applicant_birth_date: str
+    unit_id: int
+    unit_label: str
+    address_line: str
+    household_id: int | None
+    relationship_to_head: str
+    valid_from: dt.date
+    expires_on: dt.date | None
+    evidence: str
+    filed_by: str
+    filed_at: dt.datetime
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    decision_reason: str
+    origin_unit_label: str | None
+    person_id: int | None

@@ -18,7 +18,7 @@ from dancu.accounts.services import Actor, PermissionDenied, Role
 from dancu.audit.services import record_access, record_accesses, require_purpose
 from dancu.crypto import decrypt_text, encrypt_text
 from dancu.db import ConcurrentChange, lock_key, lock_row
-from dancu.registry import quality
+from dancu.registry import policy, quality
 from dancu.registry.dates import PartialDate
 from dancu.registry.models import (
     STANDING,
@@ -27,10 +27,12 @@ from dancu.registry.models import (
     Person,
     RegistryEvent,
     Residence,
+    ResidenceApplication,
     ResidenceKind,
     VitalStatus,
 )
 from dancu.registry.pin import make_pin
+from dancu.registry.policy import HouseholdNotFound, PersonNotFound, authorize
 from dancu.registry.reference import ETHNIC_GROUPS
 from dancu.registry.schemas import (
     BirthRegistration,
@@ -57,8 +59,6 @@ from dancu.text import fold, join_name, normalize
 from dancu.units import services as units
 
 SENSITIVE_FIELDS = frozenset({"religion"})
-READERS = (Role.REGISTRAR, Role.ADMIN, Role.AUDITOR)
-WRITERS = (Role.REGISTRAR, Role.ADMIN)
 
 
 class RegistryError(ValueError):
@@ -67,54 +67,12 @@ class RegistryError(ValueError):
     code = "registry.refused"
 
 
-class PersonNotFound(LookupError):
-    code = "registry.person_not_found"
-
-
-class HouseholdNotFound(LookupError):
-    code = "registry.household_not_found"
-
-
 def _today() -> dt.date:
     return dt.date.today()
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
-
-
-# ---- scope ---------------------------------------------------------------------------------
-
-
-def _scope_units(session: Session, actor: Actor) -> list[int] | None:
-    """Commune ids the actor may see, or None for no restriction."""
-    if actor.scope_unit_id is None:
-        return None
-    return units.units_within(session, actor.scope_unit_id)
-
-
-def _scope_condition(session: Session, actor: Actor):
-    scope = _scope_units(session, actor)
-    if scope is None:
-        return None
-    # A registrar sees residents of the area and people temporarily staying there.
-    staying = select(Residence.person_id).where(Residence.unit_id.in_(scope), Residence.valid_to.is_(None))
-    return or_(Person.home_unit_id.in_(scope), Person.id.in_(staying))
-
-
-def _check_in_scope(session: Session, actor: Actor, person: Person) -> None:
-    condition = _scope_condition(session, actor)
-    if condition is None:
-        return
-    visible = session.scalar(select(func.count()).select_from(Person).where(Person.id == person.id, condition))
-    if not visible:
-        raise PermissionDenied("this person is outside your area")
-
-
-def _check_unit_in_scope(session: Session, actor: Actor, unit_id: int) -> None:
-    scope = _scope_units(session, actor)
-    if scope is not None and unit_id not in scope:
-        raise PermissionDenied("this commune is outside your area")
 
 
 def _load(session: Session, person_id: int) -> Person:
@@ -184,7 +142,7 @@ def _total(session: Session, stmt: Select, page: int, page_size: int, rows_on_pa
 
 
 def search_persons(session: Session, actor: Actor, query: PersonQuery, purpose: str) -> SearchPage:
-    actor.require(*READERS)
+    authorize(session, actor, "search_persons")
     purpose = require_purpose(purpose)
     stmt = select(*_SUMMARY_COLUMNS)
     order: list = []
@@ -210,7 +168,7 @@ def search_persons(session: Session, actor: Actor, query: PersonQuery, purpose: 
         stmt = stmt.where(Person.birth_year == query.birth_year)
     if query.unit_id:
         stmt = stmt.where(Person.home_unit_id.in_(units.units_within(session, query.unit_id)))
-    scope = _scope_condition(session, actor)
+    scope = policy.scope_condition(session, actor)
     if scope is not None:
         stmt = stmt.where(scope)
     rows = session.execute(
@@ -276,13 +234,17 @@ def _rewind(state: dict, events: Iterable[RegistryEvent], as_of: dt.date) -> dic
 
 
 def get_person(session: Session, actor: Actor, person_id: int, purpose: str,
-               as_of: dt.date | None = None) -> PersonDetail:
-    actor.require(*READERS)
+               as_of: dt.date | None = None, *, relatives: bool = True) -> PersonDetail:
+    """The record (as of a past date), with the relatives and household members of the actor's area.
+
+    Their names and birth dates are shown, so each is logged as read too; a caller that passes on only the
+    person's own data (e-ID claims) asks for ``relatives=False`` and reads (and logs) the person alone.
+    """
     purpose = require_purpose(purpose)
     from dancu.registry.merge import survivor_of  # here: the merge module builds on this one
     requested_id, person_id = person_id, survivor_of(session, person_id)
+    authorize(session, actor, "read_person", person_id=person_id)
     person = _load(session, person_id)
-    _check_in_scope(session, actor, person)
     events = session.scalars(
         select(RegistryEvent).where(RegistryEvent.person_id == person_id).order_by(RegistryEvent.effective_on,
                                                                                    RegistryEvent.id)
@@ -303,16 +265,21 @@ def get_person(session: Session, actor: Actor, person_id: int, purpose: str,
         (r for r in residences if r.kind == ResidenceKind.PERMANENT and _open_on(r, as_of)), None
     )
     household = None
-    if current_permanent and current_permanent.household_id:
+    # A person staying in the area may have their household elsewhere: its members are not shown then.
+    if (relatives and current_permanent and current_permanent.household_id
+            and policy.unit_in_scope(session, actor, current_permanent.unit_id)):
         household = _household_view(session, current_permanent.household_id, as_of)
-    relatives = []
-    for relation in ("father", "mother", "spouse"):
+    related, shown = [], []
+    for relation in ("father", "mother", "spouse") if relatives else ():
         relative_id = state[f"{relation}_id"]
-        if relative_id:
+        if relative_id and policy.person_in_scope(session, actor, relative_id):
             relative = session.get(Person, relative_id)
-            if relative is not None:
-                relatives.append(RelativeView(relation=relation, person_id=relative.id,
-                                              full_name=relative.full_name, birth_date=_birth_display(relative)))
+            related.append(RelativeView(relation=relation, person_id=relative.id,
+                                        full_name=relative.full_name, birth_date=_birth_display(relative)))
+            shown.append(relative.id)
+        elif relative_id:
+            # Outside the actor's area: that there is such a relative, nothing about who.
+            related.append(RelativeView(relation=relation))
     birth = PartialDate(state["birth_year"], state["birth_month"], state["birth_day"])
     issues = [c for c in person.quality_issues.split(",") if c]
     status = quality.QualityStatus(tuple(issues))
@@ -333,7 +300,7 @@ def get_person(session: Session, actor: Actor, person_id: int, purpose: str,
         hometown_unit_id=state["hometown_unit_id"],
         hometown_unit_label=_label(session, state["hometown_unit_id"]) or None,
         status=state["status"], status_date=state["status_date"], home_unit_id=state["home_unit_id"],
-        relatives=relatives,
+        relatives=related,
         residences=[
             ResidenceView(id=r.id, kind=r.kind.value, unit_id=r.unit_id, unit_label=_label(session, r.unit_id),
                           address_line=r.address_line, household_id=r.household_id, valid_from=r.valid_from,
@@ -351,6 +318,9 @@ def get_person(session: Session, actor: Actor, person_id: int, purpose: str,
     )
     record_access(session, actor, "read", "person", person_id, purpose,
                   detail=f"as_of={as_of.isoformat()}" if as_of else "")
+    # Relatives and household members appear on the record with name and birth date: those are reads too.
+    shown += [m.person_id for m in household.members if m.person_id != person_id] if household else []
+    record_accesses(session, actor, "read_relative", "person", shown, purpose, detail=f"record of person {person_id}")
     return detail
 
 
@@ -382,9 +352,11 @@ def _household_view(session: Session, household_id: int, as_of: dt.date | None =
 
 
 def get_household(session: Session, actor: Actor, household_id: int, purpose: str) -> HouseholdView:
-    actor.require(*READERS)
+    household = session.get(Household, household_id)
+    authorize(session, actor, "read_household", household=household)
+    if household is None:
+        raise policy.household_not_found(household_id)
     view = _household_view(session, household_id)
-    _check_unit_in_scope(session, actor, view.unit_id)
     record_accesses(session, actor, "read_household", "person", [m.person_id for m in view.members], purpose,
                     detail=f"household={view.code}")
     return view
@@ -444,8 +416,15 @@ def _require_alive(person: Person) -> None:
 
 
 def register_person(session: Session, actor: Actor, data: PersonRegistration) -> int:
-    """Enter a person who is not in the register (naturalized, born abroad, omitted)."""
-    actor.require(*WRITERS)
+    """Enter a person who is not in the register (naturalized, born abroad, omitted).
+
+    A registrar with an area registers the person together with their permanent residence in it: a person
+    without residence is in nobody's area, and would vanish from the registrar who entered them.
+    """
+    residence = data.residence
+    authorize(session, actor, "register_person", unit_id=residence.unit_id if residence else None)
+    if residence is None and policy.scope_units(session, actor) is not None:
+        raise RegistryError("give the permanent residence in your area of the person you register")
     birth = PartialDate.parse(data.birth_date)
     for unit_id in (data.birth_registration_unit_id, data.hometown_unit_id):
         if unit_id is not None and units.get_unit(session, unit_id) is None:
@@ -464,14 +443,19 @@ def register_person(session: Session, actor: Actor, data: PersonRegistration) ->
     session.add(person)
     session.flush()
     _event(session, actor, person, "person_registered", _today(), reason=data.reason)
+    if residence is not None:
+        unit = _commune(session, residence.unit_id)
+        household = _household_to_join(session, actor, "register_person", residence.household_id, unit.id)
+        _settle(session, actor, person, unit.id, residence.address_line, household, residence.relationship_to_head,
+                residence.effective_on or _today(), "permanent_residence_registered", residence.reason)
     quality.recompute(session, [person.id])
     return person.id
 
 
 def register_birth(session: Session, actor: Actor, data: BirthRegistration) -> int:
-    actor.require(*WRITERS)
+    authorize(session, actor, "register_birth", unit_id=data.birth_registration_unit_id,
+              relative_ids=(data.mother_id, data.father_id))
     unit = _commune(session, data.birth_registration_unit_id)
-    _check_unit_in_scope(session, actor, unit.id)
     parents = {}
     # The child joins a parent's current household: no parent may move meanwhile (ids in order: no deadlock).
     for parent_id in sorted({pid for pid in (data.mother_id, data.father_id) if pid is not None}):
@@ -507,12 +491,19 @@ def register_birth(session: Session, actor: Actor, data: BirthRegistration) -> i
         for parent in (parents.get("mother"), parents.get("father")):
             membership = parent and _current_membership(session, parent.id)
             if membership:
+                if not policy.unit_in_scope(session, actor, membership.household.unit_id):
+                    raise RegistryError("the parents' household is in another commune: the birth is registered "
+                                        "there, or give a household of your area")
                 household_id = membership.household_id
                 break
+    if household_id is None and policy.scope_units(session, actor) is not None:
+        # Without a household the child would have no residence: in nobody's area, not even this registrar's.
+        raise RegistryError("the parents have no household: give the household the child joins")
     if household_id is not None:
         household = session.get(Household, household_id)
+        authorize(session, actor, "register_birth", household=household)
         if household is None:
-            raise RegistryError(f"no household with id {household_id}")
+            raise policy.household_not_found(household_id)
         parent_memberships = [_current_membership(session, p.id) for p in parents.values()]
         parent_roles = {m.relationship_to_head for m in parent_memberships if m and m.household_id == household_id}
         relationship = ("child" if parent_roles & {"head", "spouse"}
@@ -566,48 +557,64 @@ def _next_household_code(session: Session, unit_id: int) -> str:
 
 
 def _permanent_change(session: Session, actor: Actor, person_id: int, data: PermanentResidenceInput,
-                      kind: str, must_have_current: bool, expected_version: int | None) -> None:
-    actor.require(*WRITERS)
+                      kind: str, must_have_current: bool, expected_version: int | None,
+                      application: ResidenceApplication | None) -> None:
+    action = "move_permanent_residence" if must_have_current else "register_permanent_residence"
+    authorize(session, actor, action, person_id=person_id, unit_id=data.unit_id, application=application)
     person = lock_person(session, person_id, expected_version)
     _require_alive(person)
     unit = _commune(session, data.unit_id)
-    _check_unit_in_scope(session, actor, unit.id)
     current = _current_residence(session, person_id, ResidenceKind.PERMANENT)
     if must_have_current and current is None:
         raise RegistryError("this person has no permanent residence to move from; register one instead")
     if not must_have_current and current is not None:
         raise RegistryError("this person already has a permanent residence; use 'move' to change it")
-    household = None
-    if data.household_id is not None:
-        household = session.get(Household, data.household_id)
-        if household is None or household.dissolved_on is not None:
-            raise RegistryError(f"no active household with id {data.household_id}")
-        if household.unit_id != unit.id:
-            raise RegistryError("the household is registered in another commune")
+    household = _household_to_join(session, actor, action, data.household_id, unit.id)
     _settle(session, actor, person, unit.id, data.address_line, household, data.relationship_to_head,
             data.effective_on or _today(), kind, data.reason)
     quality.recompute(session, [person.id])
 
 
+def _household_to_join(session: Session, actor: Actor, action: str, household_id: int | None,
+                       unit_id: int) -> Household | None:
+    """The household a person joins (None: they found a new one); it must be in the area and in ``unit_id``."""
+    if household_id is None:
+        return None
+    household = session.get(Household, household_id)
+    authorize(session, actor, action, household=household)
+    if household is None:
+        raise policy.household_not_found(household_id)
+    if household.dissolved_on is not None:
+        raise RegistryError(f"the household {household.code} is dissolved")
+    if household.unit_id != unit_id:
+        raise RegistryError("the household is registered in another commune")
+    return household
+
+
 def register_permanent_residence(session: Session, actor: Actor, person_id: int, data: PermanentResidenceInput,
-                                 expected_version: int | None = None) -> None:
+                                 expected_version: int | None = None,
+                                 application: ResidenceApplication | None = None) -> None:
+    """``application``: the person's accepted application to this commune, which authorises a registrar of
+    the commune to register someone from outside their area (registry.applications)."""
     _permanent_change(session, actor, person_id, data, "permanent_residence_registered", must_have_current=False,
-                      expected_version=expected_version)
+                      expected_version=expected_version, application=application)
 
 
 def move_permanent_residence(session: Session, actor: Actor, person_id: int, data: PermanentResidenceInput,
-                             expected_version: int | None = None) -> None:
+                             expected_version: int | None = None,
+                             application: ResidenceApplication | None = None) -> None:
     _permanent_change(session, actor, person_id, data, "moved", must_have_current=True,
-                      expected_version=expected_version)
+                      expected_version=expected_version, application=application)
 
 
 def register_temporary_residence(session: Session, actor: Actor, person_id: int, data: TemporaryResidenceInput,
-                                 expected_version: int | None = None) -> None:
-    actor.require(*WRITERS)
+                                 expected_version: int | None = None,
+                                 application: ResidenceApplication | None = None) -> None:
+    authorize(session, actor, "register_temporary_residence", person_id=person_id, unit_id=data.unit_id,
+              application=application)
     person = lock_person(session, person_id, expected_version)
     _require_alive(person)
     unit = _commune(session, data.unit_id)
-    _check_unit_in_scope(session, actor, unit.id)
     if person.home_unit_id == unit.id:
         raise RegistryError("temporary residence cannot be in the commune of permanent residence")
     previous = _current_residence(session, person_id, ResidenceKind.TEMPORARY)
@@ -624,9 +631,8 @@ def register_temporary_residence(session: Session, actor: Actor, person_id: int,
 
 def record_death(session: Session, actor: Actor, person_id: int, data: DeathInput,
                  expected_version: int | None = None) -> None:
-    actor.require(*WRITERS)
+    authorize(session, actor, "record_death", person_id=person_id)
     person = lock_person(session, person_id, expected_version)
-    _check_in_scope(session, actor, person)
     _require_alive(person)
     birth = PartialDate(person.birth_year, person.birth_month, person.birth_day).earliest()
     if birth and data.date_of_death < birth:
@@ -648,10 +654,10 @@ def record_death(session: Session, actor: Actor, person_id: int, data: DeathInpu
 def correct_person(session: Session, actor: Actor, person_id: int, data: CorrectionInput,
                    expected_version: int | None = None) -> dict:
     """Correct recorded data; returns the {field: [before, after]} recorded."""
-    actor.require(*WRITERS)
-    person = lock_person(session, person_id, expected_version)
-    _check_in_scope(session, actor, person)
     values = data.changed_fields()
+    authorize(session, actor, "correct_person", person_id=person_id,
+              relative_ids=[values.get(relation) for relation in ("father_id", "mother_id", "spouse_id")])
+    person = lock_person(session, person_id, expected_version)
     if not values:
         raise RegistryError("nothing to correct")
     if "birth_date" in values:
@@ -663,7 +669,6 @@ def correct_person(session: Session, actor: Actor, person_id: int, data: Correct
         if relation in values:
             if values[relation] == person_id:
                 raise RegistryError("a person cannot be their own relative")
-            _load(session, values[relation])
     for unit_field in ("birth_registration_unit_id", "hometown_unit_id"):
         if unit_field in values and units.get_unit(session, values[unit_field]) is None:
             raise RegistryError(f"unknown unit {values[unit_field]}")
@@ -697,8 +702,8 @@ def population_size(session: Session) -> int:
 
 
 def quality_report(session: Session, actor: Actor, province_code: str | None = None) -> QualityReport:
-    actor.require(*READERS)
-    scope = _scope_units(session, actor)
+    authorize(session, actor, "quality_report")
+    scope = policy.scope_units(session, actor)
     unit_ids = None
     if province_code:
         unit_ids = [u.id for u in units.list_communes(session, province_code)]
@@ -723,7 +728,7 @@ def quality_report(session: Session, actor: Actor, province_code: str | None = N
 def persons_failing(session: Session, actor: Actor, rule: str, unit_id: int | None, purpose: str,
                     page: int = 1, page_size: int = 20) -> SearchPage:
     """Persons failing one quality rule, for the registrar to fix."""
-    actor.require(*READERS)
+    authorize(session, actor, "persons_failing")
     if rule not in quality.RULES:
         raise RegistryError(f"unknown rule {rule!r}")
     stmt = select(*_SUMMARY_COLUMNS).where(or_(Person.quality_issues == rule, Person.quality_issues.like(f"{rule},%"),
@@ -731,7 +736,7 @@ def persons_failing(session: Session, actor: Actor, rule: str, unit_id: int | No
                                            STANDING)
     if unit_id:
         stmt = stmt.where(Person.home_unit_id.in_(units.units_within(session, unit_id)))
-    scope = _scope_condition(session, actor)
+    scope = policy.scope_condition(session, actor)
     if scope is not None:
         stmt = stmt.where(scope)
     rows = session.execute(stmt.order_by(Person.id).limit(page_size).offset((page - 1) * page_size)).all()

@@ -31,9 +31,14 @@ from dancu.identity.eid import outbox, passkeys
 from dancu.identity.eid import services as eid
 from dancu.identity.eid.models import EidAccount
 from dancu.identity.eid.services import EidError, Locked, Principal
+from dancu.registry import applications as residence_applications
 from dancu.registry import services as registry
-from dancu.registry.schemas import PersonQuery
+from dancu.registry.reference import HOUSEHOLD_RELATIONSHIPS
+from dancu.registry.schemas import ApplicationInput, PersonQuery
+from dancu.registry.services import RegistryError
+from dancu.units.services import get_unit, unit_label
 from dancu.web.deps import DbSession, RegistrarActor
+from dancu.web.forms import FormErrors
 from dancu.web.params import IdPath
 from dancu.web.security import rotate_csrf_token
 from dancu.web.templating import format_datetime, render, request_lang
@@ -672,6 +677,47 @@ def switch(request: Request, session: DbSession, principal: Citizen,
     except EidError as exc:
         _flash(request, exc.key)
     return RedirectResponse(HOME, status_code=303)
+
+
+# ---- residence applications: the citizen applies, the destination commune decides ----------------
+
+_RESIDENCE_FIELDS = ("kind", "unit_id", "address_line", "household_id", "relationship_to_head", "valid_from",
+                     "expires_on")
+
+
+def _residence_page(request: Request, session: Session, principal: Principal, form: dict, errors: FormErrors,
+                    status_code: int = 200) -> HTMLResponse:
+    unit = get_unit(session, int(form["unit_id"])) if str(form.get("unit_id", "")).isdigit() else None
+    return _citizen_page(request, session, principal, "eid/residence.html", {
+        "section": "residence", "applications": residence_applications.my_applications(session, principal.person_id),
+        "form": form, "errors": errors, "relationships": HOUSEHOLD_RELATIONSHIPS,
+        "unit_choice": (str(unit.id), unit_label(unit)) if unit else None}, status_code=status_code)
+
+
+@router.get("/me/residence")
+def residence_page(request: Request, session: DbSession, principal: Citizen) -> HTMLResponse:
+    return _residence_page(request, session, principal, {"kind": "permanent", "relationship_to_head": "head"},
+                           FormErrors())
+
+
+@router.post("/me/residence")
+async def residence_apply(request: Request, session: DbSession, principal: Citizen) -> Response:
+    raw = await request.form()
+    form = {name: str(raw.get(name, "")).strip() for name in _RESIDENCE_FIELDS}
+    lang = request_lang(request)
+    try:
+        data = ApplicationInput.model_validate({k: v for k, v in form.items() if v != ""})
+        residence_applications.file_online(session, account_id=principal.guardian_account_id or principal.account_id,
+                                           level=principal.level, person_id=principal.person_id, data=data)
+    except ValidationError as exc:
+        errors = FormErrors.from_validation(exc, lang)
+    except (RegistryError, LookupError) as exc:
+        errors = FormErrors.message(str(exc), lang)
+    else:
+        _flash(request, "flash.application_filed")
+        return RedirectResponse("/me/residence", status_code=303)
+    session.rollback()
+    return _residence_page(request, session, principal, form, errors, status_code=422)
 
 
 # ---- registrar console: in-person proofing (level 2) ---------------------------------------------

@@ -22,11 +22,13 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import VerificationError
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dancu.accounts.services import Actor, PermissionDenied, Role
 from dancu.audit import services as audit
 from dancu.crypto import derive_key
+from dancu.db import lock_row
 from dancu.identity.eid.models import (
     EidAccount,
     EidChallenge,
@@ -153,6 +155,13 @@ def account_for_person(session: Session, person_id: int) -> EidAccount | None:
     return session.scalar(select(EidAccount).where(EidAccount.person_id == person_id))
 
 
+def _lock(session: Session, account: EidAccount) -> EidAccount:
+    """The account reloaded and locked until the transaction ends, before a read-decide-write of its
+    counters, codes or factors: two guesses at once would otherwise count as one, a single-use code
+    or an activation code would work twice. Unflushed changes to the account are lost: lock first."""
+    return lock_row(session, EidAccount, account.id)
+
+
 # ---- contract: accounts and levels ---------------------------------------------------------------
 
 
@@ -255,7 +264,7 @@ def claims_for(session: Session, account_id: int, claims: Iterable[str], purpose
         result["phone_number_verified"] = account.phone_verified_at is not None
     if not wanted - {"phone_number", "phone_number_verified"}:
         return result
-    person = registry.get_person(session, EID_ACTOR, account.person_id, purpose)
+    person = registry.get_person(session, EID_ACTOR, account.person_id, purpose, relatives=False)
     for claim, attribute in _NAME_CLAIMS.items():
         if claim in wanted and getattr(person, attribute):
             result[claim] = getattr(person, attribute)
@@ -280,13 +289,15 @@ def _throttle(session: Session, ip: str) -> EidThrottle:
 
 
 def _throttle_row(session: Session, key: str) -> EidThrottle:
+    """The counter row of ``key``, created when missing, locked: two failures at once both count."""
     key = key[:100]
-    row = session.get(EidThrottle, key)
-    if row is None:
-        row = EidThrottle(key=key, window_start=_now(), failures=0)
-        session.add(row)
-        session.flush()
-    return row
+    if session.get(EidThrottle, key) is None:
+        try:
+            with session.begin_nested():
+                session.add(EidThrottle(key=key, window_start=_now(), failures=0))
+        except IntegrityError:
+            pass  # another request created it meanwhile
+    return lock_row(session, EidThrottle, key)
 
 
 def check_ip(session: Session, ip: str) -> None:
@@ -311,6 +322,7 @@ def _check_account_lock(account: EidAccount) -> None:
 
 
 def _account_failure(session: Session, account: EidAccount) -> None:
+    _lock(session, account)
     account.failed_attempts += 1
     if account.failed_attempts >= MAX_FAILED_ATTEMPTS:
         account.locked_until = _now() + ACCOUNT_LOCKOUT
@@ -387,6 +399,8 @@ def passkey_count(session: Session, account_id: int) -> int:
 def verify_totp_or_recovery(session: Session, account: EidAccount, code: str, ip: str) -> str:
     """Check a second factor typed by the citizen; returns its amr ("otp" or "rec")."""
     check_ip(session, ip)
+    # Under the lock a TOTP step or a recovery code used by a concurrent request is seen as used.
+    _lock(session, account)
     _check_account_lock(account)
     code = code.strip().replace(" ", "").replace("-", "")
     if account.totp_enabled_at and re.fullmatch(r"\d{6}", code):
@@ -524,8 +538,10 @@ def new_challenge(session: Session, kind: str, *, secret: str, account_id: int |
 
 
 def open_challenge(session: Session, handle: str | None, kind: str) -> EidChallenge:
-    row = session.scalar(select(EidChallenge).where(EidChallenge.handle_sha256 == _digest(handle or ""))) \
+    """The unused challenge, locked: answered twice at once, it is used once (one account, one passkey)."""
+    row_id = session.scalar(select(EidChallenge.id).where(EidChallenge.handle_sha256 == _digest(handle or ""))) \
         if handle else None
+    row = lock_row(session, EidChallenge, row_id) if row_id is not None else None
     if row is None or row.kind != kind or row.used_at is not None or _aware(row.expires_at) <= _now():
         raise EidError("eid.err.expired")
     return row
@@ -650,6 +666,8 @@ def proof_in_person(session: Session, actor: Actor, person_id: int, *, card_chec
         raise EidError("eid.err.proofing_evidence")
     if place not in PROOFING_PLACES:
         raise EidError("eid.err.place")
+    # Two proofings at once would both find no account and create one each.
+    registry.lock_person(session, person_id)
     person = registry.get_person(session, actor, person_id, "e-ID level-2 identity proofing in person")
     phone = normalize_phone(phone) if phone else None
     account = account_for_person(session, person_id)
@@ -685,6 +703,8 @@ def activate(session: Session, *, pin: str, code: str, password: str, ip: str) -
     check_ip(session, ip)
     _check_password(password)
     account = session.scalar(select(EidAccount).where(EidAccount.pin == pin.strip()))
+    if account is not None:
+        _lock(session, account)  # the code sets one password, however many use it at once
     if account is None or account.activation_hash is None or _aware(account.activation_expires_at) <= _now():
         raise _failure(session, ip, None, "eid.err.activation")
     _check_account_lock(account)
@@ -740,6 +760,7 @@ def finish_phone_change(session: Session, account: EidAccount, handle: str | Non
 
 def begin_totp(session: Session, account: EidAccount) -> str:
     """A fresh secret, kept (encrypted) but not in force until a code from it is confirmed."""
+    _lock(session, account)
     if account.totp_enabled_at is not None:
         raise EidError("eid.err.totp_on")
     account.totp_secret = pyotp.random_base32()
@@ -752,6 +773,7 @@ def totp_uri(account: EidAccount) -> str:
 
 
 def confirm_totp(session: Session, account: EidAccount, code: str) -> None:
+    _lock(session, account)  # the secret confirmed is the one in force, not one a second enrolment replaced
     if account.totp_enabled_at is not None or not account.totp_secret:
         raise EidError("eid.err.expired")
     step = _totp_step_matching(account.totp_secret, code.strip())
@@ -768,6 +790,7 @@ def disable_totp(session: Session, account: EidAccount) -> None:
 
 def new_recovery_codes(session: Session, account: EidAccount) -> list[str]:
     """Ten single-use codes, shown once; earlier ones stop working."""
+    _lock(session, account)  # two sets made at once would leave twenty
     for row in session.scalars(select(EidRecoveryCode).where(EidRecoveryCode.account_id == account.id)):
         session.delete(row)
     alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
