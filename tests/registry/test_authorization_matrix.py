@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -382,6 +383,11 @@ def test_every_registry_route_has_a_rule_and_a_case():
         case = CASES[route]
         named = rule.refuses | rule.filters
         assert case.varies | case.not_expressible.keys() == named, f"{route}: the case must place every thing"
+
+
+def test_the_rule_table_in_the_docs_names_every_action():
+    table = (Path(__file__).parents[2] / "docs" / "registry.md").read_text(encoding="utf-8")
+    assert [action for action in policy.RULES if f"`{action}`" not in table] == []
 
 
 @dataclass(frozen=True)
