@@ -109,7 +109,8 @@ def test_a_pending_entry_altered_before_sealing_is_refused_by_the_sealer(session
 
 def test_a_pending_entry_without_its_mac_is_detected(session):
     _log_eight(session)
-    session.execute(text("UPDATE access_log SET entry_mac = '', purpose = 'x' WHERE id = (SELECT MAX(id) FROM access_log)"))
+    session.execute(text("UPDATE access_log SET entry_mac = '', purpose = 'x'"
+                         " WHERE id = (SELECT MAX(id) FROM access_log)"))
     session.commit()
     assert len(verify_chain(session).breaks) == 1
 

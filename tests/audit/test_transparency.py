@@ -75,12 +75,19 @@ def _rebuild(session) -> None:
     _erase_stored_checkpoints(session)
 
 
+def _verify(session, checkpoints=None):
+    """Verify, then end the transaction: checking a timestamp may issue the CRL, which a `dancu` run would wait for."""
+    result = transparency.verify(session, checkpoints)
+    session.commit()
+    return result
+
+
 def _reasons(session, path) -> list[str]:
-    return [b.reason for b in transparency.verify(session, [path.read_text()]).breaks]
+    return [b.reason for b in _verify(session, [path.read_text()]).breaks]
 
 
 def test_an_untouched_log_extends_its_checkpoint(session, checkpoint_file):
-    result = transparency.verify(session, [checkpoint_file.read_text()])
+    result = _verify(session, [checkpoint_file.read_text()])
     assert result.ok and result.tree_size == 12 and result.checkpoints_checked == 2  # the file and the stored one
     cli = _verify_cli(checkpoint_file)
     assert cli.returncode == 0 and "tree size 12" in cli.stdout
@@ -93,7 +100,7 @@ def test_tail_truncation_is_detected(session, checkpoint_file):
     session.execute(text("UPDATE audit_chain_head SET seq = 5"))
     session.commit()
     _rebuild(session)
-    assert transparency.verify(session).ok, "without a checkpoint, a truncated log looks whole"
+    assert _verify(session).ok, "without a checkpoint, a truncated log looks whole"
     assert any("its tail was removed" in reason for reason in _reasons(session, checkpoint_file))
     cli = _verify_cli(checkpoint_file)
     assert cli.returncode == 1 and "TAMPERED" in cli.stderr
@@ -113,9 +120,9 @@ def test_truncation_hidden_by_new_entries_is_detected(session, checkpoint_file):
 def test_a_rewritten_entry_is_detected_even_with_the_key(session, checkpoint_file):
     session.execute(text("UPDATE access_log SET purpose = 'không có gì' WHERE seq = 3"))
     session.commit()
-    assert "entry content was altered" in [b.reason for b in transparency.verify(session).breaks]
+    assert "entry content was altered" in [b.reason for b in _verify(session).breaks]
     _rebuild(session)
-    assert transparency.verify(session).ok, "an insider with the key makes the database self-consistent"
+    assert _verify(session).ok, "an insider with the key makes the database self-consistent"
     assert any("does not extend" in reason for reason in _reasons(session, checkpoint_file))
     assert _verify_cli(checkpoint_file).returncode == 1
 
@@ -145,7 +152,7 @@ def test_a_duplicated_pending_entry_is_refused_by_the_sealer(session, checkpoint
         " FROM access_log WHERE seq = 6"))
     session.commit()
     assert seal_all(session) == 0
-    result = transparency.verify(session, [checkpoint_file.read_text()])
+    result = _verify(session, [checkpoint_file.read_text()])
     assert result.tree_size == 12
     reasons = sorted(b.reason for b in result.breaks)
     assert len(reasons) == 2 and reasons[0] == "refused by the sealer (forged, altered or duplicate entry)"
@@ -158,9 +165,9 @@ def test_reordered_entries_are_detected(session, checkpoint_file):
     session.execute(text("UPDATE access_log SET seq = 2 WHERE seq = 3"))
     session.execute(text("UPDATE access_log SET seq = 3 WHERE seq = -1"))
     session.commit()
-    assert "the stored tree nodes do not match the entries" in [b.reason for b in transparency.verify(session).breaks]
+    assert "the stored tree nodes do not match the entries" in [b.reason for b in _verify(session).breaks]
     _rebuild(session)
-    assert transparency.verify(session).ok
+    assert _verify(session).ok
     assert any("does not extend" in reason for reason in _reasons(session, checkpoint_file))
     assert _verify_cli(checkpoint_file).returncode == 1
 
@@ -168,11 +175,11 @@ def test_reordered_entries_are_detected(session, checkpoint_file):
 def test_a_deletion_in_the_middle_is_detected(session, checkpoint_file):
     session.execute(text("DELETE FROM access_log WHERE seq = 4"))
     session.commit()
-    assert any("entries 4..4 are missing" in b.reason for b in transparency.verify(session).breaks)
+    assert any("entries 4..4 are missing" in b.reason for b in _verify(session).breaks)
     session.execute(text("UPDATE access_log SET seq = seq - 1 WHERE seq > 4"))
     session.commit()
     _rebuild(session)
-    assert transparency.verify(session).ok
+    assert _verify(session).ok
     assert any("does not extend" in reason for reason in _reasons(session, checkpoint_file))
     assert _verify_cli(checkpoint_file).returncode == 1
 
@@ -316,4 +323,13 @@ def test_the_sealer_checkpoints_when_due_and_writes_the_file(session, monkeypatc
     monkeypatch.setenv("DANCU_AUDIT_CHECKPOINT_INTERVAL", "0")
     assert sealer.seal_once() == 0
     assert (tmp_path / "published" / "checkpoint.4").exists()
-    assert transparency.verify(session, [(tmp_path / "published" / "checkpoint.3").read_text()]).ok
+    assert _verify(session, [(tmp_path / "published" / "checkpoint.3").read_text()]).ok
+
+
+def test_a_replaced_timestamp_is_detected(session, checkpoint_file):
+    other = transparency.checkpoint_now(session)  # size 12, with its own token
+    session.execute(text("UPDATE audit_checkpoint SET timestamp_token = (SELECT timestamp_token FROM audit_checkpoint"
+                         " WHERE tree_size = 8) WHERE tree_size = :n"), {"n": other.tree_size})
+    session.commit()
+    assert [b.reason for b in _verify(session).breaks] == [
+        "the timestamp of stored checkpoint 12 does not verify"]

@@ -33,7 +33,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+from asn1crypto import cms
 from cryptography.hazmat.primitives import serialization
+from pyhanko.sign.validation.generic_cms import validate_tst_signed_data
+from pyhanko.sign.validation.status import TimestampSignatureStatus
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -136,15 +139,15 @@ def checkpoint_due(session: Session) -> bool:
             and dt.datetime.now(dt.UTC) - created >= dt.timedelta(seconds=checkpoint_interval()))
 
 
-def write_files(row: AuditCheckpoint, directory: Path | None = None) -> Path:
-    """``checkpoint.<size>`` (the signed note), ``checkpoint.<size>.tst`` (its RFC 3161 timestamp token) and ``checkpoint``
-    (the latest); returns the note's path. Files are written whole, then renamed into place."""
-    directory = directory or checkpoint_dir()
+def write_files(row: AuditCheckpoint) -> Path:
+    """``checkpoint.<size>`` (the signed note), ``checkpoint.<size>.tst`` (its RFC 3161 timestamp token) and
+    ``checkpoint`` (the latest); returns the note's path. Files are written whole, then renamed into place."""
+    directory = checkpoint_dir()
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"checkpoint.{row.tree_size}"
-    for target, data in ((path, row.note.encode()), (directory / f"checkpoint.{row.tree_size}.tst",
-                                                     bytes(row.timestamp_token)), (directory / "checkpoint",
-                                                                                  row.note.encode())):
+    files = ((path, row.note.encode()), (directory / f"checkpoint.{row.tree_size}.tst", bytes(row.timestamp_token)),
+             (directory / "checkpoint", row.note.encode()))
+    for target, data in files:
         partial = target.with_name(target.name + ".partial")
         partial.write_bytes(data)
         partial.replace(target)
@@ -300,14 +303,30 @@ def verify(session: Session, checkpoints: list[str] | None = None, verifier_keys
         known = existing_verifier_key(session)
         keys = [] if known is None else [note.parse_verifier_key(known)]
     given = [(text, f"checkpoint {i + 1} given") for i, text in enumerate(checkpoints or [])]
-    stored = [(row.note, f"stored checkpoint {row.tree_size}")
-              for row in session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.tree_size))]
+    # Only the latest stored one: it extends the earlier ones or the sealer would not have signed it, and
+    # whoever can rewrite the log can rewrite this table too. The checkpoints kept outside are what count.
+    latest = latest_checkpoint(session)
+    stored = [] if latest is None else [(latest.note, f"stored checkpoint {latest.tree_size}")]
     for text, label in given + stored:
         result.checkpoints_checked += 1
         problem = _check_checkpoint(session, text, keys, size, root, label)
         if problem is not None:
             result.breaks.append(problem)
+    if latest is not None and not timestamp_valid(session, latest.note, bytes(latest.timestamp_token)):
+        result.breaks.append(Break(None, f"the timestamp of stored checkpoint {latest.tree_size} does not verify"))
     return result
+
+
+def timestamp_valid(session: Session, signed_note: str, token: bytes) -> bool:
+    """Is ``token`` an intact RFC 3161 timestamp over ``signed_note`` by a TSA the dancu CA trusts?"""
+    try:
+        signed_data = cms.ContentInfo.load(token)["content"]
+        status = TimestampSignatureStatus(**pades._run(validate_tst_signed_data(
+            signed_data, pades.validation_context(session),
+            lambda _algorithm: hashlib.sha256(signed_note.encode()).digest())))
+    except (ValueError, KeyError, TypeError):
+        return False
+    return status.intact and status.valid and status.trusted
 
 
 # ---- inclusion proofs for a subject's entries ----------------------------------------------------------
