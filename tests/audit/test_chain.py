@@ -8,7 +8,7 @@ from dancu.accounts.models import Role
 from dancu.accounts.services import Actor
 from dancu.audit.models import AccessLogEntry
 from dancu.audit.services import record_access, record_accesses, seal_all, seal_pending
-from dancu.audit.transparency import verify as verify_chain
+from dancu.audit.transparency import verify
 from dancu.db import is_postgres, new_session
 
 AUDITOR = Actor("auditor", Role.AUDITOR)
@@ -35,7 +35,7 @@ def _audit(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_an_untouched_log_verifies(session, logged):
-    result = verify_chain(session)
+    result = verify(session)
     assert result.ok and result.entries_checked == logged and result.pending == 0
     cli = _audit("verify")
     assert cli.returncode == 0 and f"{logged} entries verified" in cli.stdout
@@ -44,7 +44,7 @@ def test_an_untouched_log_verifies(session, logged):
 def test_an_altered_row_is_detected(session, logged):
     session.execute(text("UPDATE access_log SET purpose = 'nothing to see' WHERE seq = 3"))
     session.commit()
-    result = verify_chain(session)
+    result = verify(session)
     assert (3, "entry content was altered") in [(b.seq, b.reason) for b in result.breaks]
     cli = _audit("verify")
     assert cli.returncode == 1 and "BROKEN at entry 3" in cli.stderr
@@ -53,14 +53,14 @@ def test_an_altered_row_is_detected(session, logged):
 def test_a_deleted_row_is_detected(session, logged):
     session.execute(text("DELETE FROM access_log WHERE seq = 4"))
     session.commit()
-    reasons = {b.seq: b.reason for b in verify_chain(session).breaks}
+    reasons = {b.seq: b.reason for b in verify(session).breaks}
     assert "missing" in reasons[4] and _audit("verify").returncode == 1
 
 
 def test_a_truncated_tail_is_detected(session, logged):
     session.execute(text("DELETE FROM access_log WHERE seq >= 7"))
     session.commit()
-    result = verify_chain(session)
+    result = verify(session)
     assert not result.ok and "head says 8" in result.breaks[-1].reason
 
 
@@ -71,7 +71,7 @@ def test_a_recomputed_plain_hash_cannot_forge_an_entry(session, logged):
     forged = hashlib.sha256(b"ghost").hexdigest()
     session.execute(text("UPDATE access_log SET actor = 'ghost', entry_mac = :m WHERE seq = 2"), {"m": forged})
     session.commit()
-    assert (2, "entry content was altered") in [(b.seq, b.reason) for b in verify_chain(session).breaks]
+    assert (2, "entry content was altered") in [(b.seq, b.reason) for b in verify(session).breaks]
 
 
 def test_entries_are_visible_before_they_are_sealed_and_sealing_keeps_append_order(session):
@@ -79,13 +79,13 @@ def test_entries_are_visible_before_they_are_sealed_and_sealing_keeps_append_ord
     pending = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.id)).all()
     assert len(pending) == 8 and all(e.seq is None and e.entry_mac and len(e.uid) == 32 for e in pending)
     assert len({e.uid for e in pending}) == 8
-    result = verify_chain(session)
+    result = verify(session)
     assert result.ok and result.pending == 8
     assert _audit("seal").stdout.strip() == "8 entries sealed"
     session.expire_all()
     sealed = session.scalars(select(AccessLogEntry).order_by(AccessLogEntry.id)).all()
     assert [e.seq for e in sealed] == list(range(1, 9))
-    result = verify_chain(session)
+    result = verify(session)
     assert result.ok and result.pending == 0 and result.tree_size == 8
 
 
@@ -94,14 +94,14 @@ def test_a_pending_entry_altered_before_sealing_is_refused_by_the_sealer(session
     target = session.scalar(select(func.min(AccessLogEntry.id)))
     session.execute(text("UPDATE access_log SET actor = 'ghost' WHERE id = :id"), {"id": target})
     session.commit()
-    before = verify_chain(session)
+    before = verify(session)
     assert [(b.seq, b.entry_id) for b in before.breaks] == [(None, target)]
     cli = _audit("verify")
     assert cli.returncode == 1 and f"BROKEN at pending entry id {target}" in cli.stderr
     assert seal_all(session) == 7
     session.expire_all()
     assert session.get(AccessLogEntry, target).seq is None and session.get(AccessLogEntry, target).refused
-    after = verify_chain(session)
+    after = verify(session)
     assert [(b.entry_id, b.reason) for b in after.breaks] == [
         (target, "refused by the sealer (forged, altered or duplicate entry)")]
     assert after.tree_size == 7
@@ -112,7 +112,7 @@ def test_a_pending_entry_without_its_mac_is_detected(session):
     session.execute(text("UPDATE access_log SET entry_mac = '', purpose = 'x'"
                          " WHERE id = (SELECT MAX(id) FROM access_log)"))
     session.commit()
-    assert len(verify_chain(session).breaks) == 1
+    assert len(verify(session).breaks) == 1
 
 
 def test_later_entries_chain_onto_earlier_batches(session, logged):
@@ -121,7 +121,7 @@ def test_later_entries_chain_onto_earlier_batches(session, logged):
     assert seal_pending(session).sealed == 1
     session.commit()
     assert session.scalar(select(func.max(AccessLogEntry.seq))) == logged + 1
-    assert verify_chain(session).ok
+    assert verify(session).ok
 
 
 def test_readers_append_while_a_sealer_holds_the_chain_head(session, database_url):
@@ -143,7 +143,7 @@ def test_readers_append_while_a_sealer_holds_the_chain_head(session, database_ur
             reader.close()
         holder.rollback()
     engine.dispose()
-    assert seal_all(session) == 1 and verify_chain(session).ok
+    assert seal_all(session) == 1 and verify(session).ok
 
 
 def test_migrations_0006_and_0011_keep_the_log_both_ways(session, database_url):
@@ -166,11 +166,11 @@ def test_migrations_0006_and_0011_keep_the_log_both_ways(session, database_url):
     migrate.upgrade()
     assert seal_all(session) == 8
     assert session.scalars(select(AccessLogEntry.subject_id).order_by(AccessLogEntry.seq)).all() == order
-    result = verify_chain(session)
+    result = verify(session)
     assert result.ok and result.entries_checked == 8 and result.tree_size == 8
     record_access(session, REGISTRAR, "read", "person", 9, "sau nâng cấp")
     session.commit()
-    assert seal_all(session) == 1 and verify_chain(session).ok
+    assert seal_all(session) == 1 and verify(session).ok
 
 
 def test_upgrading_refuses_a_tampered_hmac_chain(session, database_url):
