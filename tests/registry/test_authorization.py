@@ -11,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import pytest
 from sqlalchemy import select
 
-from dancu.accounts.services import SYSTEM
+from dancu.accounts.models import Role
+from dancu.accounts.services import SYSTEM, Actor
 from dancu.registry import services
 from dancu.registry.models import Person
 from dancu.registry.schemas import CorrectionInput
@@ -155,3 +157,16 @@ def test_a_ward_registrar_registers_a_person_with_their_residence_in_the_ward(wo
     assert created.status_code == 201
     record = api(w, "registrar_ward", "GET", f"/api/v1/persons/{created.json()['id']}", params=PURPOSE)
     assert record.status_code == 200 and record.json()["home_unit_id"] == w.ward
+
+
+def test_merging_a_record_from_outside_the_area_is_refused_as_missing(world):
+    from dancu.registry.merge import merge_persons
+
+    w = world
+    own, elsewhere = w.person(w.ward), w.person(w.ward_b)
+    ward = Actor("registrar_ward", Role.REGISTRAR, w.ward)
+    for survivor, retired in ((own, elsewhere), (elsewhere, own)):
+        with pytest.raises(services.PersonNotFound, match=f"^no person with id {elsewhere}$"):
+            merge_persons(w.session, ward, survivor, retired, "trùng hồ sơ")
+        w.session.rollback()
+    assert services.get_person(w.session, SYSTEM, own, "kiểm tra").redirected_from is None

@@ -185,7 +185,8 @@ async def merge(request: Request, session: DbSession, actor: DeciderActor, pair_
         review.merge_pair(session, actor, pair_id, int(survivor) if survivor.isdigit() else None,
                           form.get("reason", ""))
         _flash(request, "linkage.merged")
-    except (review.ReviewError, registry.RegistryError, PermissionDenied) as exc:
+    # A record outside the registrar's area is refused as a missing one (registry.policy).
+    except (review.ReviewError, registry.RegistryError, registry.PersonNotFound, PermissionDenied) as exc:
         session.rollback()
         _flash(request, "linkage.refused", service_message(str(exc), request_lang(request)))
     except review.PairNotFound:
@@ -199,7 +200,8 @@ async def undo_merge(request: Request, session: DbSession, actor: DeciderActor, 
     try:
         review.undo_pair_merge(session, actor, pair_id, form.get("reason", ""))
         _flash(request, "linkage.unmerged")
-    except (review.ReviewError, registry.RegistryError, PermissionDenied) as exc:
+    # A record outside the registrar's area is refused as a missing one (registry.policy).
+    except (review.ReviewError, registry.RegistryError, registry.PersonNotFound, PermissionDenied) as exc:
         session.rollback()
         _flash(request, "linkage.refused", service_message(str(exc), request_lang(request)))
     except review.PairNotFound:
