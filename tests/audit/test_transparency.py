@@ -231,11 +231,20 @@ def test_a_checkpoint_is_a_c2sp_signed_note_with_an_rfc3161_timestamp(session, c
 def test_the_checkpoint_and_key_are_published(session, checkpoint_file):
     from dancu.web.app import create_app
 
+    assert transparency.checkpoint_now(session).tree_size == 12
     with TestClient(create_app(), base_url="http://127.0.0.1") as client:
         published = client.get("/audit/checkpoint")
         key = client.get("/audit/checkpoint/key")
         stamp = client.get("/audit/checkpoint/timestamp")
-    assert published.status_code == 200 and published.text.split("\n")[1] in ("8", "12")
+        latest = note.open_signed(published.text, *note.parse_verifier_key(key.text))
+        proof = client.get("/audit/proof/consistency", params={"first": 8, "second": latest.size})
+        too_far = client.get("/audit/proof/consistency", params={"first": 8, "second": 10_000})
+    # A monitor holding only the old checkpoint file checks the published one against it.
+    old = note.open_signed(checkpoint_file.read_text(), *note.parse_verifier_key(key.text))
+    assert merkle.verify_consistency(old.size, latest.size, old.root, latest.root,
+                                     [base64.b64decode(line) for line in proof.text.split()])
+    assert too_far.status_code == 422
+    assert published.status_code == 200 and latest.size == 12 and proof.text.count("\n") == 1  # 8 leaves: a whole subtree
     assert key.text.strip() == transparency.verifier_key(session)
     assert stamp.status_code == 200 and cms.ContentInfo.load(stamp.content)["content_type"].native == "signed_data"
     cli = run_dancu("audit", "verify", "--key", key.text.strip(), "--checkpoint", str(checkpoint_file))

@@ -3,6 +3,7 @@ the latest signed checkpoint, its timestamp token and the log's verifier key."""
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -74,3 +75,15 @@ def checkpoint_key(session: DbSession) -> PlainTextResponse:
     """The log's verifier key (c2sp.org/signed-note), for `dancu audit verify --key`."""
     return PlainTextResponse(transparency.verifier_key(session) + "\n",
                              headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/proof/consistency", response_class=PlainTextResponse)
+def consistency_proof(session: DbSession, first: Annotated[int, Query(ge=0, le=2**62)],
+                      second: Annotated[int, Query(ge=0, le=2**62)]) -> PlainTextResponse:
+    """RFC 9162 consistency proof between two tree sizes, one base64 hash a line: public, so that anyone
+    holding an older checkpoint can check the latest one against it without access to the database."""
+    try:
+        proof = transparency.proof_of_consistency(session, first, second)
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    return PlainTextResponse("".join(base64.b64encode(h).decode() + "\n" for h in proof))

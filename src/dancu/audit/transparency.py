@@ -197,6 +197,14 @@ def checkpoint_now(session: Session) -> AuditCheckpoint | None:
     return row
 
 
+def proof_of_consistency(session: Session, first: int, second: int) -> list[bytes]:
+    """The RFC 9162 proof that the tree of ``second`` leaves extends the one of ``first`` (for monitors
+    and witnesses holding an older checkpoint); ``ValueError`` for sizes the log does not have."""
+    if second > tree_size(session):
+        raise ValueError(f"the log has fewer than {second} entries")
+    return merkle.consistency_proof(first, second, lambda needed: tree_nodes(session, needed))
+
+
 # ---- verification -----------------------------------------------------------------------------------
 
 
