@@ -331,14 +331,15 @@ def _account_failure(session: Session, account: EidAccount) -> None:
 
 
 def _failure(session: Session, ip: str, account: EidAccount | None, key: str = "eid.err.login") -> EidError:
-    """Count a wrong guess against the source and the account; the caller raises the returned error."""
-    _ip_failure(session, ip)
+    """Count a wrong guess against the account and the source; the caller raises the returned error."""
+    # Locks in one order everywhere (account or challenge, then the PIN's counter, then the address's),
+    # so that two requests never wait for each other.
     if account is not None:
         _account_failure(session, account)
-        if account.locked_until and _aware(account.locked_until) > _now():
-            session.flush()
-            return Locked(_aware(account.locked_until))
+    _ip_failure(session, ip)
     session.flush()
+    if account is not None and account.locked_until and _aware(account.locked_until) > _now():
+        return Locked(_aware(account.locked_until))
     return EidError(key)
 
 
