@@ -323,7 +323,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
 
     def authenticate_refresh_token(self, refresh_token):
         db = self.server.session
-        row = services.find_token(db, refresh=refresh_token)
+        row = services.find_token(db, refresh=refresh_token, lock=True)
         if row is None:
             return None
         if row.refreshed_at is not None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from dancu.accounts.services import Actor, Role
 from dancu.crypto import derive_key
+from dancu.db import lock_row
 from dancu.identity.oidc.models import AuthorizationCode, Consent, RelyingParty, SigningKey, Token
 
 # Claims each scope asks for; a relying party gets only those the citizen ticks on the consent screen.
@@ -362,8 +363,10 @@ def nonce_used(session: Session, client_id: str, nonce: str) -> bool:
 
 
 def find_code(session: Session, code: str, client_id: str) -> AuthorizationCode | None:
-    return session.scalar(select(AuthorizationCode).where(AuthorizationCode.code_sha256 == digest(code),
-                                                          AuthorizationCode.client_id == client_id))
+    """The code, locked for its exchange: used twice at once, it is exchanged once and the other use is a replay."""
+    code_id = session.scalar(select(AuthorizationCode.id).where(AuthorizationCode.code_sha256 == digest(code),
+                                                                AuthorizationCode.client_id == client_id))
+    return lock_row(session, AuthorizationCode, code_id) if code_id is not None else None
 
 
 def code_family(code: AuthorizationCode) -> str:
@@ -374,11 +377,16 @@ def revoke_family(session: Session, family: str) -> None:
     session.execute(update(Token).where(Token.family == family, Token.revoked_at.is_(None)).values(revoked_at=now()))
 
 
-def find_token(session: Session, *, access: str | None = None, refresh: str | None = None) -> Token | None:
+def find_token(session: Session, *, access: str | None = None, refresh: str | None = None,
+               lock: bool = False) -> Token | None:
+    """``lock`` for a rotation: a refresh token used twice at once is rotated once, the other use is a reuse."""
     if access is not None:
         return session.scalar(select(Token).where(Token.access_sha256 == digest(access)))
     if refresh is not None:
-        return session.scalar(select(Token).where(Token.refresh_sha256 == digest(refresh)))
+        token_id = session.scalar(select(Token.id).where(Token.refresh_sha256 == digest(refresh)))
+        if token_id is None:
+            return None
+        return lock_row(session, Token, token_id) if lock else session.get(Token, token_id)
     return None
 
 
