@@ -15,7 +15,6 @@ import itertools
 import re
 from dataclasses import dataclass, field
 
-import pytest
 from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -144,9 +143,8 @@ class World:
             AccessLogEntry.subject_id == str(person_id)))
 
 
-@pytest.fixture
-def world(session, monkeypatch) -> World:
-    """The world, every role signed in (import it into a test module to use it as a fixture)."""
+def signed_world(session: Session, monkeypatch) -> World:
+    """The world with every role signed in: the ``world`` fixture of tests/registry/conftest.py."""
     cheap_passwords(monkeypatch)
     w = build_world(session)
     sign_in(w, create_app())

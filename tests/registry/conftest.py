@@ -8,6 +8,7 @@ from dancu.registry import services
 from dancu.registry.models import Sex
 from dancu.registry.schemas import PermanentResidenceInput, PersonRegistration
 from dancu.units import services as units
+from registry.authz_world import signed_world
 
 
 @pytest.fixture
@@ -44,3 +45,7 @@ def make_person(session, registrar, communes):
     return make
 
 
+@pytest.fixture
+def world(session, monkeypatch):
+    """Communes inside and outside two registrars' areas, every role signed in (registry/authz_world.py)."""
+    return signed_world(session, monkeypatch)

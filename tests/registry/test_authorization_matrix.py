@@ -38,7 +38,7 @@ from dancu.registry.policy import Check
 from dancu.registry.schemas import CorrectionInput
 from dancu.units import services as units
 from dancu.web.app import create_app
-from registry.authz_world import ROLES, STAFF, World, build_world, card_data, cheap_passwords, sign_in
+from registry.authz_world import ROLES, STAFF, World, card_data
 
 C = Check
 PURPOSE = "kiểm tra phân quyền"
@@ -448,10 +448,8 @@ def _send(w: World, role: str, req: Req):
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=[f"{m} {p}" for m, p in ROUTES])
-def test_matrix(session, monkeypatch, route):
-    cheap_passwords(monkeypatch)
-    w = build_world(session)
-    sign_in(w, create_app())
+def test_matrix(world, route):
+    w = world
     case, rule = CASES[route], _merged(route)
     writes = _writes(route)
     checked = 0

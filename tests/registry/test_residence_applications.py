@@ -23,7 +23,7 @@ from dancu.registry.models import Person, ResidenceApplication
 from dancu.registry.schemas import ApplicationDecision, ApplicationInput, TemporaryResidenceInput
 from dancu.units import services as units
 from dancu.web.app import create_app
-from registry.authz_world import (  # noqa: F401 (world: the fixture)
+from registry.authz_world import (
     CSRF_INPUT,
     PASSWORD,
     PURPOSE,
@@ -32,7 +32,6 @@ from registry.authz_world import (  # noqa: F401 (world: the fixture)
     api,
     card_data,
     home_of,
-    world,
 )
 
 

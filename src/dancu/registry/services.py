@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from sqlalchemy import Row, Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from dancu.accounts.services import Actor, PermissionDenied, Role
+from dancu.accounts.services import Actor
 from dancu.audit.services import record_access, record_accesses, require_purpose
 from dancu.crypto import decrypt_text, encrypt_text
 from dancu.db import ConcurrentChange, lock_key, lock_row
