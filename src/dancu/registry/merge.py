@@ -25,6 +25,7 @@ from sqlalchemy.orm.attributes import flag_modified
 
 from dancu.accounts.services import Actor
 from dancu.crypto import decrypt_text, encrypt_text
+from dancu.db import lock_row
 from dancu.registry import quality, services
 from dancu.registry.dates import PartialDate
 from dancu.registry.models import (
@@ -187,7 +188,10 @@ def merge_persons(session: Session, actor: Actor, survivor_id: int, retired_id: 
         raise MergeError("give a reason for the merge (at least 3 characters)")
     if survivor_id == retired_id:
         raise MergeError("a record cannot be merged into itself")
-    survivor, retired = services._load(session, survivor_id), services._load(session, retired_id)
+    # Both records locked (in id order: a merge the other way round waits instead of deadlocking), so that
+    # two merges of one record at once cannot both find it unmerged, nor a registrar change it meanwhile.
+    locked = {person_id: services.lock_person(session, person_id) for person_id in sorted((survivor_id, retired_id))}
+    survivor, retired = locked[survivor_id], locked[retired_id]
     for person in (survivor, retired):
         if survivor_of(session, person.id) != person.id:
             raise MergeError(f"person {person.id} was already merged into another record")
@@ -251,11 +255,15 @@ def undo_merge(session: Session, actor: Actor, merge_id: int, reason: str) -> Pe
     if len(reason) < 3:
         raise MergeError("give a reason for undoing the merge (at least 3 characters)")
     merge = get_merge(session, merge_id)
+    for person_id in (merge.survivor_id, merge.retired_id):
+        authorize(session, actor, "undo_merge", person_id=person_id)
+    # As the merge did: both records, then the merge itself, so that two undos at once write back once.
+    for person_id in sorted((merge.survivor_id, merge.retired_id)):
+        services.lock_person(session, person_id)
+    merge = lock_row(session, PersonMerge, merge.id)
     if merge.undone_at is not None:
         raise MergeError("this merge was already undone")
     persons = [int(person_id) for person_id in merge.before["person"]]
-    for person_id in (merge.survivor_id, merge.retired_id):
-        authorize(session, actor, "undo_merge", person_id=person_id)
     later = session.scalar(_active(session).where(PersonMerge.id > merge.id, or_(
         PersonMerge.survivor_id.in_(persons), PersonMerge.retired_id.in_(persons))).limit(1))
     if later is not None:
