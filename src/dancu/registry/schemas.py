@@ -9,7 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from dancu.db import MAX_ID, MAX_UNIT_ID
 from dancu.registry.dates import PartialDate
@@ -193,20 +201,22 @@ class BirthRegistration(_Input):
         return self
 
 
+def _known_relationship(value: str) -> str:
+    if value not in HOUSEHOLD_RELATIONSHIPS:
+        raise ValueError(f"unknown relationship {value!r}; use one of {', '.join(HOUSEHOLD_RELATIONSHIPS)}")
+    return value
+
+
+Relationship = Annotated[str, AfterValidator(_known_relationship)]
+
+
 class PermanentResidenceInput(_Input):
     unit_id: UnitId
     address_line: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     household_id: RecordId | None = Field(None, description="Join this household; omit to found a new one")
-    relationship_to_head: str = "head"
+    relationship_to_head: Relationship = "head"
     effective_on: dt.date | None = None
     reason: str = Field("", max_length=500)
-
-    @field_validator("relationship_to_head")
-    @classmethod
-    def _known_relationship(cls, value: str) -> str:
-        if value not in HOUSEHOLD_RELATIONSHIPS:
-            raise ValueError(f"unknown relationship {value!r}; use one of {', '.join(HOUSEHOLD_RELATIONSHIPS)}")
-        return value
 
 
 class TemporaryResidenceInput(_Input):
@@ -332,11 +342,9 @@ class ApplicationInput(_Input):
     unit_id: UnitId
     address_line: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     household_id: RecordId | None = Field(None, description="Join this household (permanent); omit to found one")
-    relationship_to_head: str = "head"
+    relationship_to_head: Relationship = "head"
     valid_from: dt.date | None = Field(None, description="Start of the temporary residence; default: the decision day")
     expires_on: dt.date | None = Field(None, description="End of the temporary residence (required for it)")
-
-    _relationship = field_validator("relationship_to_head")(PermanentResidenceInput._known_relationship.__func__)
 
     @model_validator(mode="after")
     def _term(self) -> ApplicationInput:
