@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from dancu.accounts.models import Role
 from dancu.accounts.services import Actor
 from dancu.audit.services import record_access, record_accesses, require_purpose
+from dancu.db import lock_row
 from dancu.linkage import model as linkage_model
 from dancu.linkage.models import LinkageDecision, LinkagePair, LinkageRecord, LinkageRun
 from dancu.linkage.schemas import (
@@ -185,8 +186,10 @@ def list_pairs(session: Session, actor: Actor, query: PairQuery) -> PairPage:
         total=total, page=query.page, page_size=query.page_size)
 
 
-def _pair(session: Session, pair_id: int) -> tuple[LinkagePair, LinkageRun]:
-    pair = session.get(LinkagePair, pair_id)
+def _pair(session: Session, pair_id: int, lock: bool = False) -> tuple[LinkagePair, LinkageRun]:
+    """The pair and its run; ``lock`` for a decision or a merge, so that two reviewers acting on one pair at
+    once are serialised (a merge never goes through on a "match" another reviewer has just overruled)."""
+    pair = lock_row(session, LinkagePair, pair_id) if lock else session.get(LinkagePair, pair_id)
     if pair is None:
         raise PairNotFound(f"no linkage pair with id {pair_id}")
     return pair, session.get(LinkageRun, pair.run_id)
@@ -270,7 +273,7 @@ def decide(session: Session, actor: Actor, pair_id: int, decision: str, note: st
     actor.require(*DECIDERS)
     if decision not in DECISIONS:
         raise ReviewError(f"decision must be one of {', '.join(DECISIONS)}")
-    pair, _run = _pair(session, pair_id)
+    pair, _run = _pair(session, pair_id, lock=True)
     row = LinkageDecision(pair_id=pair.id, decision=decision, actor=actor.username,
                           decided_at=dt.datetime.now(dt.UTC), note=(note or "").strip()[:500])
     session.add(row)
@@ -289,7 +292,7 @@ def merge_pair(session: Session, actor: Actor, pair_id: int, survivor_id: int | 
     """Merge the two persons of a pair decided "match" (``survivor_id``: which one stays, default the older
     record). Returns the merge id. Flushes; the caller commits."""
     actor.require(*DECIDERS)
-    pair, run = _pair(session, pair_id)
+    pair, run = _pair(session, pair_id, lock=True)
     if run.source != REGISTER_SOURCE:
         raise ReviewError("only pairs of a register run are persons that can be merged")
     if _latest(session, pair) != "match":
@@ -309,7 +312,7 @@ def merge_pair(session: Session, actor: Actor, pair_id: int, survivor_id: int | 
 
 def undo_pair_merge(session: Session, actor: Actor, pair_id: int, reason: str) -> int:
     actor.require(*DECIDERS)
-    pair, _run = _pair(session, pair_id)
+    pair, _run = _pair(session, pair_id, lock=True)
     if pair.merge_id is None:
         raise ReviewError("this pair is not merged")
     merge = registry_merge.undo_merge(session, actor, pair.merge_id, reason)
