@@ -215,7 +215,7 @@ def test_migration_closes_the_older_of_two_current_residences_with_an_event(data
     config = alembic_config()
     with get_engine().begin() as connection:
         config.attributes["connection"] = connection
-        command.downgrade(config, "0009_residence_integrity@0008_merge")
+        command.downgrade(config, "0009_residence_integrity-1")
     with get_engine().begin() as connection:
         connection.execute(insert(Residence.__table__).values(
             person_id=person_id, kind="permanent", unit_id=unit_id, valid_from=dt.date(2024, 2, 1)))

@@ -1,14 +1,14 @@
 """Registry: residence applications, the citizen's own request that lets a destination commune register them.
 
 Revision ID: 0010_residence_applications
-Revises: 0008_merge
+Revises: 0009_residence_integrity
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010_residence_applications"
-down_revision = "0008_merge"
+down_revision = "0009_residence_integrity"
 branch_labels = None
 depends_on = None
 

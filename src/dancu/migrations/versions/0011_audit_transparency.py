@@ -10,7 +10,7 @@ Downgrading rebuilds the HMAC chain from the tree order. Both directions need
 the master key file when the log has entries, as the application does.
 
 Revision ID: 0011_audit_transparency
-Revises: 0008_merge
+Revises: 0010_residence_applications
 """
 
 import datetime as dt
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_audit_transparency"
-down_revision = "0008_merge"
+down_revision = "0010_residence_applications"
 branch_labels = None
 depends_on = None
 

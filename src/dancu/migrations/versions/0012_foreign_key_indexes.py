@@ -7,13 +7,13 @@ loading quadratic), PostgreSQL for every delete and merge.
 tests/test_foreign_key_indexes.py keeps it that way for tables added later.
 
 Revision ID: 0012_foreign_key_indexes
-Revises: 0008_merge
+Revises: 0011_audit_transparency
 """
 
 from alembic import op
 
 revision = "0012_foreign_key_indexes"
-down_revision = "0008_merge"
+down_revision = "0011_audit_transparency"
 branch_labels = None
 depends_on = None
 

@@ -6,14 +6,14 @@ counters per account, per source and per (account, source) pair, and the
 owner's usual sources (dancu.accounts.throttle); the lockout columns go.
 
 Revision ID: 0013_login_throttle
-Revises: 0008_merge
+Revises: 0012_foreign_key_indexes
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0013_login_throttle"
-down_revision = "0008_merge"
+down_revision = "0012_foreign_key_indexes"
 branch_labels = None
 depends_on = None
 

@@ -20,7 +20,7 @@ a card already produced for one of them is superseded, so a registrar can see
 the choice in each application's history and correct it.
 
 Revision ID: 0015_concurrency_invariants
-Revises: 0008_merge
+Revises: 0013_login_throttle
 """
 
 import datetime as dt
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015_concurrency_invariants"
-down_revision = "0008_merge"
+down_revision = "0013_login_throttle"
 branch_labels = None
 depends_on = None
 
