@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 
 import qrcode
 import qrcode.image.svg
-from fastapi import APIRouter, BackgroundTasks, Body, Depends, Form, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, Body, Depends, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
@@ -36,7 +36,7 @@ from dancu.registry import services as registry
 from dancu.registry.reference import HOUSEHOLD_RELATIONSHIPS
 from dancu.registry.schemas import ApplicationInput, PersonQuery
 from dancu.registry.services import RegistryError
-from dancu.units.services import get_unit, unit_label
+from dancu.units.services import get_unit, search_units, unit_label
 from dancu.web.deps import DbSession, RegistrarActor
 from dancu.web.forms import FormErrors
 from dancu.web.params import IdPath
@@ -698,6 +698,14 @@ def _residence_page(request: Request, session: Session, principal: Principal, fo
 def residence_page(request: Request, session: DbSession, principal: Citizen) -> HTMLResponse:
     return _residence_page(request, session, principal, {"kind": "permanent", "relationship_to_head": "head"},
                            FormErrors())
+
+
+@router.get("/me/residence/communes")
+def residence_communes(request: Request, session: DbSession, principal: Citizen,
+                       q: Annotated[str, Query(max_length=120)] = "") -> HTMLResponse:
+    """The commune picker's options for a citizen (the console's /units/options is for staff)."""
+    found = search_units(session, q, level="commune", limit=30)
+    return render(request, "units/_options.html", {"options": [(u.id, unit_label(u)) for u in found], "query": q})
 
 
 @router.post("/me/residence")
