@@ -185,10 +185,15 @@ ROUTES: dict[tuple[str, str], tuple[str, ...]] = {
 
 
 def scope_units(session: Session, actor: Actor) -> list[int] | None:
-    """Commune ids of the actor's area, or None for no restriction."""
+    """Commune ids of the actor's area, or None for no restriction (do not change the list returned)."""
     if actor.scope_unit_id is None:
         return None
-    return units.units_within(session, actor.scope_unit_id)
+    # Units are reference data, changed by migrations only: one lookup per session (a request) and area,
+    # however many things an action checks.
+    cached = session.info.setdefault("dancu.scope_units", {})
+    if actor.scope_unit_id not in cached:
+        cached[actor.scope_unit_id] = units.units_within(session, actor.scope_unit_id)
+    return cached[actor.scope_unit_id]
 
 
 def scope_condition(session: Session, actor: Actor):
