@@ -22,13 +22,14 @@ import json
 import re
 import tempfile
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dancu import tabular
 from dancu.accounts.models import Role
 from dancu.accounts.services import Actor
 from dancu.audit.services import record_access, require_purpose
@@ -44,11 +45,11 @@ from dancu.linkage.schemas import (
     PersonLinks,
     ReconciliationPage,
     ReconciliationRow,
+    RejectedRow,
 )
 from dancu.registry import merge as registry_merge
 from dancu.registry import services as registry
 from dancu.registry.dates import PartialDate
-from dancu.registry.exchange import format_of, open_text
 from dancu.text import fold
 from dancu.units import services as units
 
@@ -97,8 +98,8 @@ def load_mapping(path: Path) -> dict[str, str]:
     """A mapping file: a JSON object ``{"agency column": "field"}``."""
     try:
         mapping = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise AgencyError(f"{Path(path).name}: not a JSON mapping ({exc})") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AgencyError(f"{Path(path).name}: not a JSON mapping in UTF-8 ({exc})") from None
     if not isinstance(mapping, dict) or not all(isinstance(v, str) for v in mapping.values()):
         raise AgencyError(f"{Path(path).name}: expected a JSON object of column names to field names")
     return mapping
@@ -134,28 +135,24 @@ def _sex(text: str) -> str:
     return _SEX.get(fold(text or ""), "")
 
 
-def _raw_rows(path: Path) -> Iterator[dict[str, str]]:
-    jsonl = format_of(path) == "jsonl"
-    with open_text(path) as handle:
-        rows: Iterable[dict] = (json.loads(line) for line in handle if line.strip()) if jsonl else csv.DictReader(handle)
-        for row in rows:
-            if not isinstance(row, dict):
-                raise AgencyError(f"{path.name}: every line must be a JSON object")
-            yield {str(key): "" if value is None else str(value) for key, value in row.items()}
+def mapped_rows(path: Path, mapping: dict[str, str], encoding: str = tabular.DEFAULT_ENCODING,
+                rejected: list[RejectedRow] | None = None) -> list[dict[str, str]]:
+    """The agency file's rows as exchange-format fields, dates and sex normalised.
 
-
-def mapped_rows(path: Path, mapping: dict[str, str]) -> list[dict[str, str]]:
-    """The agency file's rows as exchange-format fields, dates and sex normalised."""
+    The file is read as `dancu import` reads one (``dancu.tabular``), with the
+    mapped columns required in the header and other columns ignored. A row
+    that cannot be read or has no record number is left out and added to
+    ``rejected``; a fault of the whole file, or a record number given twice,
+    refuses the file.
+    """
     path = Path(path)
+    record_column = next(source for source, target in mapping.items() if target == "record_id")
+    layout = tabular.Layout(tuple(mapping), required=tuple(mapping), closed=False, key=record_column)
+    found: list[tabular.Rejection] = []
     rows, seen = [], set()
     try:
-        for number, raw in enumerate(_raw_rows(path), start=1):
-            missing = sorted(set(mapping) - set(raw))
-            if missing:
-                raise AgencyError(f"{path.name}: row {number} has no column {', '.join(missing)}")
+        for raw in tabular.rows(path, layout, encoding, found):
             row = {target: raw[source].strip() for source, target in mapping.items()}
-            if not row["record_id"]:
-                raise AgencyError(f"{path.name}: row {number} has no record number")
             if row["record_id"] in seen:
                 raise AgencyError(f"{path.name}: record {row['record_id']} appears twice")
             seen.add(row["record_id"])
@@ -163,10 +160,14 @@ def mapped_rows(path: Path, mapping: dict[str, str]) -> list[dict[str, str]]:
             row["sex"] = _sex(row.get("sex", ""))
             row["pin"] = re.sub(r"\D", "", row.get("pin", ""))
             rows.append(row)
-    except (json.JSONDecodeError, UnicodeDecodeError, csv.Error) as exc:
-        raise AgencyError(f"{path.name}: cannot be read ({exc})") from None
+    except AgencyError:
+        raise
+    except ValueError as exc:
+        raise AgencyError(str(exc)) from None
+    if rejected is not None:
+        rejected.extend(services.rejected_rows(path, found))
     if not rows:
-        raise AgencyError(f"{path.name}: no records")
+        raise AgencyError(f"{path.name}: no records" + (f" ({len(found):,} rows rejected)" if found else ""))
     return rows
 
 
@@ -201,14 +202,17 @@ def _conflicts(agency: dict[str, str], person: dict[str, str], normalise: UnitNo
 
 
 def link_dataset(session: Session, actor: Actor, *, path: Path, kind: str, name: str, mapping: dict[str, str],
-                 purpose: str, options: LinkageOptions, steps: services.Steps | None = None) -> AgencyDatasetInfo:
-    """Link an agency file to the register and store the data set, its records and its links. Commits."""
+                 purpose: str, options: LinkageOptions, steps: services.Steps | None = None,
+                 encoding: str = tabular.DEFAULT_ENCODING) -> AgencyDatasetInfo:
+    """Link an agency file (read in ``encoding``) to the register and store the data set, its records and
+    its links; the answer lists the rows of the file left out. Commits."""
     actor.require(Role.ADMIN)
     if kind not in AGENCY_KINDS:
         raise AgencyError(f"kind must be one of {', '.join(AGENCY_KINDS)}")
     steps = steps or services.SilentSteps()
     started = time.perf_counter()
-    agency_rows = mapped_rows(path, check_mapping(mapping))
+    rejected: list[RejectedRow] = []
+    agency_rows = mapped_rows(path, check_mapping(mapping), encoding, rejected)
     normalise = UnitNormaliser(session)
     with tempfile.TemporaryDirectory(prefix="dancu-agency-") as workdir:
         steps.step("exporting the register")
@@ -257,7 +261,7 @@ def link_dataset(session: Session, actor: Actor, *, path: Path, kind: str, name:
     dataset.conflicting = conflicting
     dataset.seconds = time.perf_counter() - started
     session.commit()
-    return _info(dataset)
+    return _info(dataset).model_copy(update={"rejected": rejected})
 
 
 def _commune_labels(session: Session, normalise: UnitNormaliser, rows: list[dict[str, str]]) -> dict[str, str]:

@@ -25,8 +25,9 @@ from dancu.audit.services import PurposeRequired
 from dancu.config import get_settings
 from dancu.db import session_scope
 from dancu.linkage import agency, review, services
-from dancu.linkage.schemas import LinkageOptions, PairQuery
+from dancu.linkage.schemas import LinkageOptions, PairQuery, RejectedRow
 from dancu.registry.services import PersonNotFound, RegistryError
+from dancu.tabular import DEFAULT_ENCODING
 
 app = typer.Typer(help="Record linkage: find duplicate persons (Splink on DuckDB), review them, link agency data.",
                   no_args_is_help=True)
@@ -40,6 +41,10 @@ _THREADS = typer.Option(None, "--threads", min=1, help="DuckDB threads (default:
 _ENGINE = typer.Option("duckdb", "--engine", help="duckdb (default, one machine) or spark (pyspark; needs Java).")
 _JSON = typer.Option(False, "--json", help="Print the result as JSON.")
 _QUIET = typer.Option(False, "--quiet", "-q", help="No progress display.")
+_ENCODING = typer.Option(DEFAULT_ENCODING, "--encoding",
+                         help="Encoding of the input files (default UTF-8; e.g. cp1258, latin-1 for old systems).")
+# Rejected rows listed on standard error; the rest are counted.
+_SHOWN_REJECTED = 20
 
 
 class _RichSteps:
@@ -82,6 +87,17 @@ def _options(**values) -> LinkageOptions:
         raise typer.Exit(2) from None
 
 
+def _rejected(rows: list[RejectedRow]) -> None:
+    """Rows left out of the input go to standard error, and exit status 1 says some were (as for `dancu import`)."""
+    if not rows:
+        return
+    for row in rows[:_SHOWN_REJECTED]:
+        typer.echo(f"rejected: {row.file} line {row.line}: {row.reason}", err=True)
+    more = f" ({len(rows) - _SHOWN_REJECTED:,} not shown)" if len(rows) > _SHOWN_REJECTED else ""
+    typer.echo(f"{len(rows):,} rows rejected{more}; the other rows were used", err=True)
+    raise typer.Exit(1)
+
+
 def _print(title: str, rows: list[tuple[str, str]]) -> None:
     table = Table(title=title, show_header=False)
     for label, value in rows:
@@ -102,6 +118,7 @@ def run(
                                            help="Pairs from this probability are kept for clerical review."),
     threads: int = _THREADS,
     engine: str = _ENGINE,
+    encoding: str = _ENCODING,
     as_json: bool = _JSON,
     quiet: bool = _QUIET,
 ) -> None:
@@ -114,12 +131,13 @@ def run(
         with session_scope() as session, _steps(quiet or as_json) as steps:
             summary = services.run_linkage(session, cli_actor(), path=file, purpose=purpose,
                                            out_dir=out or get_settings().data_dir / "linkage", options=options,
-                                           steps=steps)
+                                           steps=steps, encoding=encoding)
     except (ValueError, PurposeRequired, PermissionDenied) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if as_json:
         typer.echo(summary.model_dump_json(indent=2))
+        _rejected(summary.rejected)
         return
     _print(f"linkage run {summary.run_id} of {summary.source}", [
         ("records", f"{summary.records:,}"),
@@ -132,6 +150,7 @@ def run(
         ("pairs", summary.pairs_csv),
         ("clusters", summary.clusters_csv),
     ])
+    _rejected(summary.rejected)
 
 
 @app.command("runs")
@@ -167,6 +186,7 @@ def evaluate(
                                          "or the run's)."),
     threads: int = _THREADS,
     engine: str = _ENGINE,
+    encoding: str = _ENCODING,
     as_json: bool = _JSON,
     quiet: bool = _QUIET,
 ) -> None:
@@ -201,12 +221,14 @@ def evaluate(
     try:
         with session_scope() as session, _steps(quiet or as_json) as steps:
             decisions = review.decision_labels(session, run) if run else None
-            result = services.evaluate_file(session, file, truth, options, steps=steps, decisions=decisions)
+            result = services.evaluate_file(session, file, truth, options, steps=steps, decisions=decisions,
+                                            encoding=encoding)
     except ValueError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
+        _rejected(result.rejected)
         return
     _print(f"evaluation of {file} against {truth}" + (f" and the decisions of run {run}" if run else ""), [
         ("records", f"{result.records:,}"),
@@ -220,6 +242,7 @@ def evaluate(
         ("pairs per second (scoring)", f"{result.pairs_per_second:,.0f}"),
         ("wall time", f"{result.wall_seconds:.1f} s"),
     ])
+    _rejected(result.rejected)
 
 
 # ---- clerical review -------------------------------------------------------------------------
@@ -350,6 +373,7 @@ def link(
     purpose: str = typer.Option(..., "--purpose", help="Why the register is read (logged)."),
     threshold: float = _THRESHOLD,
     threads: int = _THREADS,
+    encoding: str = _ENCODING,
     as_json: bool = _JSON,
     quiet: bool = _QUIET,
 ) -> None:
@@ -359,11 +383,12 @@ def link(
         mapping = {**(agency.load_mapping(mapping_file) if mapping_file else {}), **agency.parse_mapping(maps or [])}
         with session_scope() as session, _steps(quiet or as_json) as steps:
             info = agency.link_dataset(session, cli_actor(), path=file, kind=kind, name=name, mapping=mapping,
-                                       purpose=purpose, options=options, steps=steps)
+                                       purpose=purpose, options=options, steps=steps, encoding=encoding)
     except _FAILURES as exc:
         raise _fail(exc) from None
     if as_json:
         typer.echo(info.model_dump_json(indent=2))
+        _rejected(info.rejected)
         return
     _print(f"agency data set {info.id}: {info.name} ({info.kind})", [
         ("records", f"{info.records:,}"),
@@ -372,6 +397,7 @@ def link(
         ("not found in the register", f"{info.unmatched:,}"),
         ("wall time", f"{info.seconds:.1f} s"),
     ])
+    _rejected(info.rejected)
 
 
 @app.command("datasets")

@@ -10,16 +10,14 @@ code and its successor compare equal.
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pyarrow as pa
 from sqlalchemy.orm import Session
 
+from dancu import tabular
 from dancu.registry.dates import PartialDate
-from dancu.registry.exchange import format_of, open_text
 from dancu.text import fold, split_full_name
 from dancu.units import services as units
 
@@ -149,23 +147,16 @@ def prepare_table(rows: Iterable[dict[str, str]], normalise_unit: UnitNormaliser
 
 # ---- reading files in the exchange format --------------------------------------------------------
 
+# The exchange format's columns; a wider file (an agency's extract) reads too, its other columns ignored.
+PERSON_FILE = tabular.Layout(tabular.COLUMNS, closed=False)
 
-def read_rows(path: Path) -> Iterator[dict[str, str]]:
-    """Rows of an exchange-format file (CSV or JSON Lines, optionally gzipped) as dicts.
 
-    Only ``record_id`` is required; columns the model does not use are
-    ignored, so a wider agency file reads as well as a register export.
+def read_rows(path: Path, encoding: str = tabular.DEFAULT_ENCODING,
+              rejected: list[tabular.Rejection] | None = None) -> Iterator[dict[str, str]]:
+    """Rows of an exchange-format file (CSV or JSON Lines, optionally gzipped) as dicts of its columns.
+
+    The file is read as `dancu import` reads it (``dancu.tabular``): a fault of
+    the whole file raises ValueError; a row that cannot be read, or has no
+    ``record_id``, is left out and added to ``rejected``.
     """
-    path = Path(path)
-    jsonl = format_of(path) == "jsonl"
-    with open_text(path) as handle:
-        if jsonl:
-            rows: Iterable[dict] = (json.loads(line) for line in handle if line.strip())
-        else:
-            rows = csv.DictReader(handle)
-            if "record_id" not in (rows.fieldnames or []):
-                raise ValueError(f"{path.name}: the header has no record_id column")
-        for number, row in enumerate(rows, start=1):
-            if not str(row.get("record_id") or "").strip():
-                raise ValueError(f"{path.name}: row {number} has no record_id")
-            yield {key: "" if value is None else str(value) for key, value in row.items()}
+    return tabular.rows(path, PERSON_FILE, encoding, rejected)

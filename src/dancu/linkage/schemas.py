@@ -31,6 +31,14 @@ class LinkageOptions(BaseModel):
         return self
 
 
+class RejectedRow(BaseModel):
+    """A row of an input file left out because it cannot be read; the file's other rows were used."""
+
+    file: str
+    line: int = Field(description="line of the file where the row starts")
+    reason: str
+
+
 class RunSummary(BaseModel):
     run_id: int
     source: str
@@ -44,6 +52,7 @@ class RunSummary(BaseModel):
     pairs_per_second: float
     pairs_csv: str
     clusters_csv: str
+    rejected: list[RejectedRow] = Field(default_factory=list)
 
 
 class RunInfo(BaseModel):
@@ -79,6 +88,7 @@ class Evaluation(BaseModel):
     scoring_seconds: float
     pairs_per_second: float
     wall_seconds: float
+    rejected: list[RejectedRow] = Field(default_factory=list, description="rows of the file and the truth left out")
 
 
 # ---- clerical review ---------------------------------------------------------------------------
@@ -211,6 +221,8 @@ class AgencyDatasetInfo(BaseModel):
     unmatched: int
     threshold: float
     seconds: float
+    rejected: list[RejectedRow] = Field(default_factory=list,
+                                        description="rows of the file left out when it was linked (not stored)")
 
 
 class ReconciliationRow(BaseModel):

@@ -2,7 +2,10 @@
 
 Persons of the register are read through the registry's export (the
 exchange format), never from its tables, and the read is written to the
-access log with its purpose. Files in the exchange format are read directly.
+access log with its purpose. Files in the exchange format are read directly,
+as `dancu import` reads them (``dancu.tabular``): a fault of the whole file
+refuses it (ValueError), a row that cannot be read is left out and reported
+in the result's ``rejected``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import pyarrow.compute as pc
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from dancu import tabular
 from dancu.accounts.services import Actor
 from dancu.linkage.model import DedupeModel, ScoredPair
 from dancu.linkage.models import LinkagePair, LinkageRecord, LinkageRun
@@ -33,7 +37,13 @@ from dancu.linkage.review import (
     explain_pairs,
     file_side_fields,
 )
-from dancu.linkage.schemas import Evaluation, LinkageOptions, RunInfo, RunSummary
+from dancu.linkage.schemas import (
+    Evaluation,
+    LinkageOptions,
+    RejectedRow,
+    RunInfo,
+    RunSummary,
+)
 from dancu.registry import bulk
 from dancu.registry import merge as registry_merge
 from dancu.units import services as units
@@ -57,11 +67,31 @@ def _pair(left: str, right: str) -> Pair:
     return (left, right) if left < right else (right, left)
 
 
-def prepare_file(session: Session, path: Path, steps: Steps | None = None) -> pa.Table:
-    """The rows of an exchange-format file as the model's input records."""
+def prepare_file(session: Session, path: Path, steps: Steps | None = None, encoding: str = tabular.DEFAULT_ENCODING,
+                 rejected: list[RejectedRow] | None = None) -> pa.Table:
+    """The rows of an exchange-format file as the model's input records; rows left out go to ``rejected``."""
     steps = steps or SilentSteps()
     advance = steps.step(f"reading {Path(path).name}")
-    return prepare_table(read_rows(path), UnitNormaliser(session), batch_size=10_000, advance=advance)
+    found: list[tabular.Rejection] = []
+    table = prepare_table(read_rows(path, encoding, found), UnitNormaliser(session), batch_size=10_000,
+                          advance=advance)
+    if rejected is not None:
+        rejected.extend(rejected_rows(path, found))
+    return table
+
+
+def rejected_rows(path: Path, found: Iterable[tabular.Rejection]) -> list[RejectedRow]:
+    return [RejectedRow(file=Path(path).name, line=line, reason=reason) for line, reason in found]
+
+
+def _with_rows(path: Path, records: pa.Table, rejected: list[RejectedRow]) -> pa.Table:
+    """``records`` read from ``path``; a file that gave none is refused."""
+    rejected = [row for row in rejected if row.file == Path(path).name]
+    if not records.num_rows:
+        raise ValueError(f"{Path(path).name} holds no rows" + (
+            f" (all {len(rejected):,} were rejected, the first on line {rejected[0].line}: {rejected[0].reason})"
+            if rejected else " (it is empty, or has a header only)"))
+    return records
 
 
 @dataclass
@@ -141,11 +171,11 @@ def without_retired(session: Session, records: pa.Table) -> pa.Table:
     return records.filter(pc.invert(pc.is_in(records["unique_id"], value_set=pa.array(retired, pa.string()))))
 
 
-def _rows_of(session: Session, path: Path, record_ids: set[str]) -> dict[str, dict[str, str]]:
+def _rows_of(session: Session, path: Path, encoding: str, record_ids: set[str]) -> dict[str, dict[str, str]]:
     """The fields a reviewer compares, of the records of a file that are in a stored pair."""
     refs = units.unit_ref_index(session)
     return {row["record_id"].strip(): file_side_fields(session, row, refs)
-            for row in read_rows(path) if row["record_id"].strip() in record_ids}
+            for row in read_rows(path, encoding) if row["record_id"].strip() in record_ids}
 
 
 def run_linkage(
@@ -157,10 +187,11 @@ def run_linkage(
     options: LinkageOptions,
     purpose: str | None = None,
     steps: Steps | None = None,
+    encoding: str = tabular.DEFAULT_ENCODING,
 ) -> RunSummary:
     """Deduplicate a file (or the register when ``path`` is None), store the run and its
     pairs at or above the review threshold, and write ``<name>.pairs.csv`` and
-    ``<name>.clusters.csv`` into ``out_dir``.
+    ``<name>.clusters.csv`` into ``out_dir``. A file is read in ``encoding``.
 
     Commits twice: the access-log entry of a register read as soon as the
     export is done, and the run with its pairs at the end.
@@ -168,6 +199,7 @@ def run_linkage(
     steps = steps or SilentSteps()
     started_at = dt.datetime.now(dt.UTC)
     started = time.perf_counter()
+    rejected: list[RejectedRow] = []
     with tempfile.TemporaryDirectory(prefix="dancu-linkage-") as workdir:
         if path is None:
             steps.step("exporting the register")
@@ -175,13 +207,13 @@ def run_linkage(
             records = without_retired(session, prepare_file(session, input_path, steps))
         else:
             source, input_path = str(path), Path(path)
-            records = prepare_file(session, input_path, steps)
+            records = _with_rows(path, prepare_file(session, input_path, steps, encoding, rejected), rejected)
         result = dedupe(records, options, steps)
         steps.step("explaining the pairs kept for review")
         pair_ids = [_pair(p.left_record, p.right_record) for p in result.kept_pairs]
         explained = explain_pairs(records, pair_ids, result.model)
         reviewed = {record for pair in pair_ids for record in pair}
-        review_rows = {} if path is None else _rows_of(session, input_path, reviewed)
+        review_rows = {} if path is None else _rows_of(session, input_path, encoding, reviewed)
     matched = result.matched(options.threshold)
     sizes = Counter(result.clusters.values())
     duplicate_records = sum(size for size in sizes.values() if size > 1)
@@ -221,7 +253,7 @@ def run_linkage(
         matched_pairs=len(matched), review_pairs=len(result.kept_pairs) - len(matched), clusters=run.clusters,
         duplicate_records=duplicate_records, seconds=run.seconds,
         pairs_per_second=result.candidate_pairs / max(result.scoring_seconds, 1e-9),
-        pairs_csv=str(pairs_csv), clusters_csv=str(clusters_csv),
+        pairs_csv=str(pairs_csv), clusters_csv=str(clusters_csv), rejected=rejected,
     )
 
 
@@ -237,15 +269,24 @@ def list_runs(session: Session, limit: int = 20) -> list[RunInfo]:
 # ---- evaluation against a ground truth -------------------------------------------------------------
 
 
-def truth_pairs(truth_path: Path) -> set[Pair]:
-    """Every pair of records sharing an ``entity_id`` in a truth file (``record_id,entity_id,...``)."""
+# A truth file as `dancu seed --out` writes it; other columns (error_kinds) are ignored.
+TRUTH_FILE = tabular.Layout(("record_id", "entity_id"), required=("record_id", "entity_id"), closed=False)
+
+
+def truth_pairs(truth_path: Path, encoding: str = tabular.DEFAULT_ENCODING,
+                rejected: list[RejectedRow] | None = None) -> set[Pair]:
+    """Every pair of records sharing an ``entity_id`` in a truth file (``record_id,entity_id,...``).
+
+    A row that cannot be read or has no ``record_id`` goes to ``rejected``; a row without an
+    ``entity_id`` is a record of its own (no pair).
+    """
     members: dict[str, list[str]] = defaultdict(list)
-    with Path(truth_path).open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not {"record_id", "entity_id"} <= set(reader.fieldnames or []):
-            raise ValueError(f"{Path(truth_path).name}: expected the columns record_id and entity_id")
-        for row in reader:
-            members[row["entity_id"]].append(row["record_id"])
+    found: list[tabular.Rejection] = []
+    for row in tabular.rows(truth_path, TRUTH_FILE, encoding, found):
+        if entity := row["entity_id"].strip():
+            members[entity].append(row["record_id"].strip())
+    if rejected is not None:
+        rejected.extend(rejected_rows(truth_path, found))
     return {_pair(a, b) for ids in members.values() for a, b in itertools.combinations(ids, 2)}
 
 
@@ -259,17 +300,20 @@ def pairwise_scores(predicted: set[Pair], truth: set[Pair]) -> tuple[int, float,
 
 
 def evaluate_file(session: Session, path: Path, truth_path: Path, options: LinkageOptions,
-                  steps: Steps | None = None, decisions: dict[Pair, bool] | None = None) -> Evaluation:
+                  steps: Steps | None = None, decisions: dict[Pair, bool] | None = None,
+                  encoding: str = tabular.DEFAULT_ENCODING) -> Evaluation:
     """Deduplicate a file and score the pairs found at ``options.threshold`` against the truth.
 
     ``decisions`` (pair -> is a match, from clerical review) override the truth for the pairs they decide.
+    Both files are read in ``encoding``.
     """
     started = time.perf_counter()
-    truth = truth_pairs(truth_path)
+    rejected: list[RejectedRow] = []
+    truth = truth_pairs(truth_path, encoding, rejected)
     if decisions:
         truth = (truth | {pair for pair, is_match in decisions.items() if is_match}) - {
             pair for pair, is_match in decisions.items() if not is_match}
-    records = prepare_file(session, path, steps)
+    records = _with_rows(path, prepare_file(session, path, steps, encoding, rejected), rejected)
     result = dedupe(records, options, steps, truth=truth)
     predicted = {_pair(p.left_record, p.right_record) for p in result.matched(options.threshold)}
     hits, precision, recall, f1 = pairwise_scores(predicted, truth)
@@ -279,5 +323,5 @@ def evaluate_file(session: Session, path: Path, truth_path: Path, options: Linka
         predicted_pairs=len(predicted), true_positives=hits, precision=precision, recall=recall, f1=f1,
         threshold=options.threshold, scoring_seconds=result.scoring_seconds,
         pairs_per_second=result.candidate_pairs / max(result.scoring_seconds, 1e-9),
-        wall_seconds=time.perf_counter() - started,
+        wall_seconds=time.perf_counter() - started, rejected=rejected,
     )

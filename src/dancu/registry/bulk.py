@@ -1,7 +1,7 @@
 """Bulk import and export of persons in the exchange format (docs/data-format.md).
 
 Reading a file (encodings, compression, CSV and JSON Lines, records that
-cannot be read) is `exchange`'s part. The import validates each row in
+cannot be read) is `dancu.tabular`'s part. The import validates each row in
 Python (clear reasons, never stopping the valid rows), stages a batch in a
 temporary table and moves it into the real tables with set-based
 INSERT ... SELECT statements. PostgreSQL stages with
@@ -49,7 +49,6 @@ from dancu.audit.services import record_access, require_purpose
 from dancu.crypto import encrypt_text
 from dancu.registry import quality
 from dancu.registry.dates import PartialDate
-from dancu.registry.exchange import COLUMNS, DEFAULT_ENCODING, check_encoding, format_of, open_text, records, scan
 from dancu.registry.models import (
     CitizenshipBasis,
     Household,
@@ -63,6 +62,15 @@ from dancu.registry.models import (
     VitalStatus,
 )
 from dancu.registry.pin import InvalidPin, parse_pin
+from dancu.tabular import (
+    COLUMNS,
+    DEFAULT_ENCODING,
+    check_encoding,
+    format_of,
+    open_text,
+    records,
+    scan,
+)
 from dancu.text import fold, join_name, normalize, split_full_name
 from dancu.units import services as units
 from dancu.units.models import AdminUnit

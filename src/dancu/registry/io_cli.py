@@ -11,7 +11,7 @@ from rich.table import Table
 from dancu.accounts.cli_actor import cli_actor
 from dancu.db import session_scope
 from dancu.registry.bulk import export_register, import_file
-from dancu.registry.exchange import DEFAULT_ENCODING
+from dancu.tabular import DEFAULT_ENCODING
 
 
 def import_command(

@@ -1,9 +1,18 @@
-"""Reading files in the exchange format (docs/data-format.md): CSV or JSON Lines, optionally gzipped.
+"""Reading an operator's tabular file: CSV or JSON Lines, optionally gzipped.
 
-A file is checked whole before any row is loaded (`scan`): it must decode in
+One way to read every file an operator hands to dancu: a register import in
+the exchange format (docs/data-format.md), a file to deduplicate, an agency's
+extract to link, a ground truth to score against. The caller names the
+columns it reads, which of them must be in the header, and whether other
+columns refuse the file (the exchange format) or are ignored (an agency's
+wider extract).
+
+A file is checked whole before any row is read (`scan`): it must decode in
 the declared encoding and, when compressed, be complete; otherwise it is
 refused with the line at fault, and for a file that is not UTF-8 the encoding
-it looks like. A whole-file fault never leaves half a file loaded.
+it looks like. A whole-file fault never leaves half a file loaded. A header
+naming a column twice, lacking a required column or (when closed) naming an
+unknown one refuses the file too.
 
 Rows are then read one record at a time (`records`). A fault confined to one
 record rejects that record only: a field larger than `FIELD_LIMIT`, a wrong
@@ -11,7 +20,8 @@ number of fields, malformed JSON. An unbalanced quote in CSV would make every
 later line part of one quoted field; a record that spans several physical
 lines and comes out with the wrong number of fields (or grows past
 `FIELD_LIMIT`) is taken for one, its first line is rejected and the lines after
-it are read again as records of their own.
+it are read again as records of their own. `rows` does both for a caller that
+wants dicts and a list of what was rejected.
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ import json
 import zlib
 from collections import deque
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
@@ -37,7 +48,6 @@ COLUMNS: tuple[str, ...] = (
     "permanent_unit", "permanent_address", "permanent_since", "household_code", "relationship_to_head",
     "temporary_unit", "temporary_address", "temporary_from", "temporary_until",
 )
-_COLUMN_SET = frozenset(COLUMNS)
 
 DEFAULT_ENCODING = "utf-8-sig"  # UTF-8, with or without the byte-order mark some editors write
 # The csv module's own limit (128 KiB): no column of the format comes near it.
@@ -121,7 +131,7 @@ def scan(path: Path, encoding: str = DEFAULT_ENCODING) -> str:
     return digest.hexdigest()
 
 
-# A record is (line number where it starts, values in COLUMNS order or None
+# A record is (line number where it starts, values in the layout's column order or None
 # when the record cannot even be read, why not, the raw record). The raw CSV
 # record stays a list of fields: it is serialised only if the row is rejected.
 Record = tuple[int, list[str] | None, str, str | list[str]]
@@ -167,7 +177,23 @@ class _Lines:
         self.number -= len(self.record) - 1
 
 
-def _header(reader: Iterator[list[str]]) -> list[str] | None:
+@dataclass(frozen=True)
+class Layout:
+    """What a caller reads from a file: `columns` in this order (a column the file lacks reads as ""),
+    `required` of them in the header, whether any other column refuses the file (`closed`), and the
+    column every row must fill (`key`, checked by `rows`)."""
+
+    columns: tuple[str, ...]
+    required: tuple[str, ...] = ("record_id",)
+    closed: bool = True
+    key: str = "record_id"
+
+
+# The exchange format as `dancu import` reads it: its columns only.
+EXCHANGE = Layout(COLUMNS)
+
+
+def _header(reader: Iterator[list[str]], layout: Layout) -> list[str] | None:
     try:
         header = next(reader)
     except StopIteration:
@@ -176,10 +202,11 @@ def _header(reader: Iterator[list[str]]) -> list[str] | None:
         raise ValueError("the header row cannot be read (a quote is not closed)") from None
     header = [name.strip() for name in header]
     named = [name for name in header if name]
-    unknown = [name for name in named if name not in _COLUMN_SET]
+    missing = [name for name in layout.required if name not in header]
+    unknown = [name for name in named if name not in layout.columns] if layout.closed else []
     duplicated = sorted({name for name in named if named.count(name) > 1})
-    if "record_id" not in header:
-        raise ValueError("the header has no record_id column")
+    if missing:
+        raise ValueError(f"the header has no column {', '.join(missing)}")
     if unknown:
         raise ValueError(f"unknown columns in the header: {', '.join(unknown)}")
     if duplicated:
@@ -187,16 +214,16 @@ def _header(reader: Iterator[list[str]]) -> list[str] | None:
     return header
 
 
-def _csv_records(handle: IO[str]) -> Iterator[Record]:
+def _csv_records(handle: IO[str], layout: Layout) -> Iterator[Record]:
     lines = _Lines(handle)
     reader = csv.reader(lines)
-    header = _header(reader)
+    header = _header(reader, layout)
     if header is None:
         return
     width = len(header)
-    positions = [header.index(name) if name in header else None for name in COLUMNS]
+    positions = [header.index(name) if name in header else None for name in layout.columns]
     # Identity order is the common case (files written by `export`): no reshuffle per row.
-    identity = header == list(COLUMNS)
+    identity = header == list(layout.columns)
     while True:
         start = lines.start_record()
         row, unreadable = None, ""
@@ -220,7 +247,8 @@ def _csv_records(handle: IO[str]) -> Iterator[Record]:
             yield start, None, f"expected {width} fields, found {len(row)}", row
 
 
-def _jsonl_records(handle: IO[str]) -> Iterator[Record]:
+def _jsonl_records(handle: IO[str], layout: Layout) -> Iterator[Record]:
+    known = frozenset(layout.columns)
     for line_no, line in enumerate(handle, start=1):
         line = line.strip()
         if not line:
@@ -233,16 +261,48 @@ def _jsonl_records(handle: IO[str]) -> Iterator[Record]:
         if not isinstance(obj, dict):
             yield line_no, None, "a line must hold one JSON object", line
             continue
-        unknown = [key for key in obj if key not in _COLUMN_SET]
+        unknown = [key for key in obj if key not in known] if layout.closed else []
         if unknown:
             yield line_no, None, f"unknown keys: {', '.join(unknown)}", line
             continue
-        values = ["" if (v := obj.get(name)) is None else str(v) for name in COLUMNS]
+        values = ["" if (v := obj.get(name)) is None else str(v) for name in layout.columns]
         if any(len(value) > FIELD_LIMIT for value in values):
             yield line_no, None, _TOO_LONG, line
             continue
         yield line_no, values, "", line
 
 
-def records(path: Path, handle: IO[str]) -> Iterator[Record]:
-    return _csv_records(handle) if format_of(path) == "csv" else _jsonl_records(handle)
+def records(path: Path, handle: IO[str], layout: Layout = EXCHANGE) -> Iterator[Record]:
+    """The records of an opened file, values in ``layout.columns`` order; refuses a bad header (ValueError)."""
+    return _csv_records(handle, layout) if format_of(path) == "csv" else _jsonl_records(handle, layout)
+
+
+# A rejected record: (line where it starts, why).
+Rejection = tuple[int, str]
+
+
+def rows(path: Path, layout: Layout, encoding: str = DEFAULT_ENCODING,
+         rejected: list[Rejection] | None = None) -> Iterator[dict[str, str]]:
+    """Check the whole file (`scan`), then yield its rows as {column: value} for ``layout.columns``.
+
+    A record that cannot be read is left out and added to ``rejected``;
+    a row with a blank ``layout.key`` is rejected too. A fault of the
+    whole file raises ValueError naming the file, before any row is yielded.
+    """
+    path = Path(path)
+    format_of(path)
+    encoding = check_encoding(encoding)
+    scan(path, encoding)
+    rejected = [] if rejected is None else rejected
+    key = layout.columns.index(layout.key)
+    with open_text(path, encoding) as handle:
+        try:
+            for line, values, reason, _raw in records(path, handle, layout):
+                if values is not None and not values[key].strip():
+                    reason = f"no {layout.key}"
+                if reason:
+                    rejected.append((line, reason))
+                else:
+                    yield dict(zip(layout.columns, values, strict=True))
+        except ValueError as exc:
+            raise ValueError(f"{path.name}: {exc}") from None
