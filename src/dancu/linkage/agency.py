@@ -167,7 +167,8 @@ def mapped_rows(path: Path, mapping: dict[str, str], encoding: str = tabular.DEF
     if rejected is not None:
         rejected.extend(services.rejected_rows(path, found))
     if not rows:
-        raise AgencyError(f"{path.name}: no records" + (f" ({len(found):,} rows rejected)" if found else ""))
+        raise AgencyError(f"{path.name} holds no rows" + (f" (all {len(found):,} were rejected)" if found
+                                                          else " (it is empty, or has a header only)"))
     return rows
 
 
