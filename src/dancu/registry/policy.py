@@ -55,6 +55,8 @@ class HouseholdNotFound(LookupError):
 class ApplicationNotFound(LookupError):
     """No such residence application, or one to a commune outside the actor's area."""
 
+    code = "registry.application_not_found"
+
 
 def person_not_found(person_id: int) -> PersonNotFound:
     return PersonNotFound(f"no person with id {person_id}")
