@@ -32,7 +32,7 @@ from dancu.registry.models import (
     VitalStatus,
 )
 from dancu.registry.pin import make_pin
-from dancu.registry.policy import HouseholdNotFound, PersonNotFound, authorize
+from dancu.registry.policy import RULES, HouseholdNotFound, PersonNotFound, authorize
 from dancu.registry.reference import ETHNIC_GROUPS
 from dancu.registry.schemas import (
     BirthRegistration,
@@ -95,8 +95,30 @@ def lock_person(session: Session, person_id: int, expected_version: int | None =
     person = lock_row(session, Person, person_id)
     if person is None:
         raise PersonNotFound(f"no person with id {person_id}")
+    check_version(person, expected_version)
+    return person
+
+
+def check_version(person: Person, expected_version: int | None) -> None:
+    """Refuses a change decided on an older read of the record (``expected_version``)."""
     if expected_version is not None and person.version != expected_version:
         raise ConcurrentChange("this record was changed since you opened it; reload it and try again")
+
+
+def _lock_authorized(session: Session, actor: Actor, action: str, person_id: int, expected_version: int | None,
+                     **targets) -> Person:
+    """Locks the person, then checks the action's rule, then the version read.
+
+    The lock comes first so that the scope is decided on a state no concurrent
+    change can alter (a person moving out of the area at that instant is not
+    changed once more by the area left); the version comes last so that an
+    out-of-area person answers as missing, never as "changed". A role that may
+    never do the action is refused before anything is locked or looked up.
+    """
+    actor.require(*RULES[action].roles)
+    person = lock_person(session, person_id)
+    authorize(session, actor, action, person_id=person_id, **targets)
+    check_version(person, expected_version)
     return person
 
 
@@ -560,8 +582,8 @@ def _permanent_change(session: Session, actor: Actor, person_id: int, data: Perm
                       kind: str, must_have_current: bool, expected_version: int | None,
                       application: ResidenceApplication | None) -> None:
     action = "move_permanent_residence" if must_have_current else "register_permanent_residence"
-    authorize(session, actor, action, person_id=person_id, unit_id=data.unit_id, application=application)
-    person = lock_person(session, person_id, expected_version)
+    person = _lock_authorized(session, actor, action, person_id, expected_version, unit_id=data.unit_id,
+                              application=application)
     _require_alive(person)
     unit = _commune(session, data.unit_id)
     current = _current_residence(session, person_id, ResidenceKind.PERMANENT)
@@ -610,9 +632,8 @@ def move_permanent_residence(session: Session, actor: Actor, person_id: int, dat
 def register_temporary_residence(session: Session, actor: Actor, person_id: int, data: TemporaryResidenceInput,
                                  expected_version: int | None = None,
                                  application: ResidenceApplication | None = None) -> None:
-    authorize(session, actor, "register_temporary_residence", person_id=person_id, unit_id=data.unit_id,
-              application=application)
-    person = lock_person(session, person_id, expected_version)
+    person = _lock_authorized(session, actor, "register_temporary_residence", person_id, expected_version,
+                              unit_id=data.unit_id, application=application)
     _require_alive(person)
     unit = _commune(session, data.unit_id)
     if person.home_unit_id == unit.id:
@@ -631,8 +652,7 @@ def register_temporary_residence(session: Session, actor: Actor, person_id: int,
 
 def record_death(session: Session, actor: Actor, person_id: int, data: DeathInput,
                  expected_version: int | None = None) -> None:
-    authorize(session, actor, "record_death", person_id=person_id)
-    person = lock_person(session, person_id, expected_version)
+    person = _lock_authorized(session, actor, "record_death", person_id, expected_version)
     _require_alive(person)
     birth = PartialDate(person.birth_year, person.birth_month, person.birth_day).earliest()
     if birth and data.date_of_death < birth:
@@ -655,9 +675,9 @@ def correct_person(session: Session, actor: Actor, person_id: int, data: Correct
                    expected_version: int | None = None) -> dict:
     """Correct recorded data; returns the {field: [before, after]} recorded."""
     values = data.changed_fields()
-    authorize(session, actor, "correct_person", person_id=person_id,
-              relative_ids=[values.get(relation) for relation in ("father_id", "mother_id", "spouse_id")])
-    person = lock_person(session, person_id, expected_version)
+    person = _lock_authorized(session, actor, "correct_person", person_id, expected_version,
+                              relative_ids=[values.get(relation) for relation in ("father_id", "mother_id",
+                                                                                  "spouse_id")])
     if not values:
         raise RegistryError("nothing to correct")
     if "birth_date" in values:
