@@ -12,20 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import re
 import sys
-import threading
-from collections.abc import Callable
 
 import httpx
 import pytest
 from alembic import command
+from at_once import at_once, released_together
 from serving import free_port, serving
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from dancu.accounts.models import Role
 from dancu.accounts.services import Actor, create_user
-from dancu.db import ConcurrentChange, get_engine, new_session
+from dancu.db import ConcurrentChange, get_engine
 from dancu.migrate import alembic_config, upgrade
 from dancu.registry import quality, services
 from dancu.registry.models import Household, HouseholdMember, Person, RegistryEvent, Residence, ResidenceKind, Sex
@@ -40,34 +38,6 @@ from dancu.registry.schemas import (
 CLIENTS = 8
 PASSWORD = "correct horse battery"
 CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _at_once(count: int, action: Callable[[int, Session], object]) -> list[object]:
-    """Run ``action(i)`` in ``count`` threads released together, each in its own session (committed on success).
-
-    Returns what each returned, or the exception it raised.
-    """
-    barrier = threading.Barrier(count)
-    results: list[object] = [None] * count
-
-    def run(index: int) -> None:
-        session = new_session()
-        try:
-            barrier.wait()
-            results[index] = action(index, session)
-            session.commit()
-        except Exception as exc:  # noqa: BLE001 - the outcome under test
-            session.rollback()
-            results[index] = exc
-        finally:
-            session.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return results
 
 
 def _current(session, person_id: int, kind: ResidenceKind) -> list[Residence]:
@@ -89,7 +59,7 @@ def _move(communes, index: int) -> PermanentResidenceInput:
 def test_concurrent_moves_of_one_person_leave_one_current_residence(session, registrar, make_person, communes):
     person_id = make_person()
     for _round in range(3):
-        results = _at_once(CLIENTS, lambda i, s: services.move_permanent_residence(
+        results = at_once(CLIENTS, lambda i, s: services.move_permanent_residence(
             s, registrar, person_id, _move(communes, i)))
         assert [r for r in results if isinstance(r, Exception)] == []
         assert len(_current(session, person_id, ResidenceKind.PERMANENT)) == 1
@@ -104,7 +74,7 @@ def test_concurrent_moves_stating_the_version_read_let_exactly_one_through(sessi
     person_id = make_person()
     version = services.get_person(session, registrar, person_id, "kiểm tra trước khi chuyển").version
     session.commit()
-    results = _at_once(CLIENTS, lambda i, s: services.move_permanent_residence(
+    results = at_once(CLIENTS, lambda i, s: services.move_permanent_residence(
         s, registrar, person_id, _move(communes, i), expected_version=version))
     assert sum(r is None for r in results) == 1
     assert all(isinstance(r, ConcurrentChange) for r in results if r is not None)
@@ -119,7 +89,7 @@ def test_concurrent_first_registrations_of_permanent_residence_accept_one(sessio
         family_name="Lê", middle_name="Thị", given_name="Hoa", birth_date="1985-02-03", sex=Sex.FEMALE,
         ethnicity_code=1, birth_registration_unit_id=communes[0].id, hometown_unit_id=communes[0].id))
     session.commit()
-    results = _at_once(CLIENTS, lambda i, s: services.register_permanent_residence(
+    results = at_once(CLIENTS, lambda i, s: services.register_permanent_residence(
         s, registrar, person_id, _move(communes, i)))
     assert sum(r is None for r in results) == 1
     assert all(isinstance(r, services.RegistryError) and "already has a permanent residence" in str(r)
@@ -130,7 +100,7 @@ def test_concurrent_first_registrations_of_permanent_residence_accept_one(sessio
 
 def test_concurrent_temporary_registrations_leave_one_current(session, registrar, make_person, communes):
     person_id = make_person()
-    results = _at_once(CLIENTS, lambda i, s: services.register_temporary_residence(
+    results = at_once(CLIENTS, lambda i, s: services.register_temporary_residence(
         s, registrar, person_id, TemporaryResidenceInput(
             unit_id=communes[1 + i % 2].id, address_line=f"{i} Nguyễn Huệ", valid_from=dt.date(2024, 5, 1),
             expires_on=dt.date(2025, 5, 1))))
@@ -142,7 +112,7 @@ def test_a_death_and_a_move_at_once_leave_no_residence_open(session, registrar, 
     death = DeathInput(date_of_death=dt.date(2024, 6, 1), reason="giấy báo tử số 12")
     for _round in range(3):
         person_id = make_person()
-        results = _at_once(2, lambda i, s: services.record_death(s, registrar, person_id, death) if i == 0
+        results = at_once(2, lambda i, s: services.record_death(s, registrar, person_id, death) if i == 0
                            else services.move_permanent_residence(s, registrar, person_id, _move(communes, i)))
         # whichever came second decided on what the first wrote: a move after the death is refused
         assert results[0] is None
@@ -152,7 +122,7 @@ def test_a_death_and_a_move_at_once_leave_no_residence_open(session, registrar, 
 
 
 def test_concurrent_births_take_distinct_pins(session, registrar, communes):
-    results = _at_once(CLIENTS, lambda i, s: services.register_birth(s, registrar, BirthRegistration(
+    results = at_once(CLIENTS, lambda i, s: services.register_birth(s, registrar, BirthRegistration(
         family_name="Phạm", middle_name="Minh", given_name=f"Khang{i}", birth_date=dt.date(2024, 1, 2),
         sex=Sex.MALE, ethnicity_code=1, birth_registration_unit_id=communes[0].id, registered_on=dt.date(2024, 1, 9))))
     assert all(isinstance(r, int) for r in results), results
@@ -162,7 +132,7 @@ def test_concurrent_births_take_distinct_pins(session, registrar, communes):
 
 def test_concurrent_new_households_in_one_commune_take_distinct_codes(session, registrar, make_person, communes):
     persons = [make_person(f"Võ Văn Tài{i}") for i in range(CLIENTS)]
-    results = _at_once(CLIENTS, lambda i, s: services.move_permanent_residence(
+    results = at_once(CLIENTS, lambda i, s: services.move_permanent_residence(
         s, registrar, persons[i], _move(communes, 0)))
     assert [r for r in results if isinstance(r, Exception)] == []
     codes = session.scalars(select(Household.code).where(Household.unit_id == communes[1].id)).all()
@@ -248,22 +218,6 @@ def served(session, make_person, communes):
         yield base, person_id
 
 
-def _post_at_once(count: int, send: Callable[[int], httpx.Response]) -> list[httpx.Response]:
-    barrier = threading.Barrier(count)
-    responses: list[httpx.Response | None] = [None] * count
-
-    def run(index: int) -> None:
-        barrier.wait()
-        responses[index] = send(index)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return responses
-
-
 def test_concurrent_api_moves_answer_one_204_and_409s_never_500(served, session, communes):
     base, person_id = served
     token = httpx.post(f"{base}/api/v1/auth/token", json={"username": "canbo", "password": PASSWORD}).json()
@@ -271,13 +225,13 @@ def test_concurrent_api_moves_answer_one_204_and_409s_never_500(served, session,
     version = httpx.get(f"{base}/api/v1/persons/{person_id}", params={"purpose": "kiểm tra hồ sơ"},
                         headers=headers).json()["version"]
     body = _move(communes, 0).model_dump(mode="json")
-    stated = _post_at_once(CLIENTS, lambda i: httpx.post(
+    stated = released_together(CLIENTS, lambda i: httpx.post(
         f"{base}/api/v1/persons/{person_id}/moves", json=body, timeout=60,
         headers={**headers, "If-Match": f'"{version}"'}))
     assert sorted(r.status_code for r in stated) == [204] + [409] * (CLIENTS - 1)
     assert "changed since you opened it" in next(r for r in stated if r.status_code == 409).json()["detail"]
     # without a stated version the moves run one after the other
-    plain = _post_at_once(CLIENTS, lambda i: httpx.post(
+    plain = released_together(CLIENTS, lambda i: httpx.post(
         f"{base}/api/v1/persons/{person_id}/moves", json=_move(communes, i).model_dump(mode="json"),
         headers=headers, timeout=60))
     assert [r.status_code for r in plain] == [204] * CLIENTS
@@ -297,7 +251,7 @@ def test_a_double_submit_of_the_console_move_form_moves_once(served, session, co
         form = {"csrf_token": CSRF_INPUT.search(form_page.text)[1], "version": version,
                 "unit_id": str(communes[1].id), "address_line": "7 Pasteur", "relationship_to_head": "head",
                 "effective_on": "2024-04-01", "reason": "chuyển đến nhà mới"}
-        responses = _post_at_once(2, lambda i: client.post(f"/registry/persons/{person_id}/move", data=form,
+        responses = released_together(2, lambda i: client.post(f"/registry/persons/{person_id}/move", data=form,
                                                             headers={"Accept-Language": "en"}))
     assert sorted(r.status_code for r in responses) == [303, 409]
     refused = next(r for r in responses if r.status_code == 409)

@@ -9,10 +9,11 @@ Each request goes through its own client, event loop and database session.
 
 from __future__ import annotations
 
-import threading
+from contextlib import ExitStack
 
 import httpx
 import pytest
+from at_once import released_together
 from eid_helpers import PARENT_PIN
 from fastapi.testclient import TestClient
 from oidc_helpers import authorization, authorize, citizen_account, code_from, consent, exchange, full_login, login, \
@@ -29,20 +30,11 @@ def logged_in(browser):
 
 
 def _post_at_once(app, send) -> list[httpx.Response]:
-    barrier = threading.Barrier(CLIENTS)
-    responses: list[httpx.Response | None] = [None] * CLIENTS
-
-    def run(index: int) -> None:
-        with TestClient(app, base_url="http://localhost", follow_redirects=False) as client:
-            barrier.wait()
-            responses[index] = send(client)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(CLIENTS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return responses
+    # every client (with its event loop) is started before the release, so only the requests race
+    with ExitStack() as stack:
+        clients = [stack.enter_context(TestClient(app, base_url="http://localhost", follow_redirects=False))
+                   for _ in range(CLIENTS)]
+        return released_together(CLIENTS, lambda i: send(clients[i]))
 
 
 def _one_success(responses: list[httpx.Response]) -> httpx.Response:
