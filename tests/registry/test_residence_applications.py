@@ -172,3 +172,60 @@ def test_reading_an_application_is_logged_for_its_person(world):
     w.session.expire_all()
     entries = w.session.scalars(select(AccessLogEntry).where(AccessLogEntry.subject_id == str(person))).all()
     assert len(entries) == before + 1 and entries[-1].action == "read_application"
+
+
+def _moving_in(w: World) -> ApplicationInput:
+    return ApplicationInput(kind="permanent", unit_id=w.ward, address_line="10 Đường Mới")
+
+
+def test_a_double_submit_files_one_application(world):
+    """Eight filings of one citizen's application at once: one is filed, the others are told one is waiting."""
+    from at_once import at_once
+
+    w = world
+    person = w.person(w.ward_b)
+    w.session.commit()
+    results = at_once(8, lambda _i, s: applications.file_online(s, account_id=1, level=2, person_id=person,
+                                                                data=_moving_in(w)))
+    filed = [r for r in results if isinstance(r, int)]
+    assert len(filed) == 1, results
+    assert all(isinstance(r, services.RegistryError) and "waiting for a decision" in str(r)
+               for r in results if not isinstance(r, int))
+    w.session.expire_all()
+    assert w.session.scalars(select(ResidenceApplication.id).where(ResidenceApplication.person_id == person)
+                             ).all() == filed
+    # a temporary stay is another kind: it may wait beside the move
+    assert applications.file_online(w.session, account_id=1, level=2, person_id=person, data=ApplicationInput(
+        kind="temporary", unit_id=w.ward, address_line="3 Hẻm", expires_on=dt.date.today() + dt.timedelta(days=90)))
+
+
+def test_migration_keeps_the_newest_of_two_pending_applications(world):
+    from alembic import command
+    from sqlalchemy import insert
+
+    from dancu.db import get_engine
+    from dancu.migrate import alembic_config, upgrade
+
+    w = world
+    person = w.person(w.ward_b)
+    older = applications.file_online(w.session, account_id=1, level=2, person_id=person, data=_moving_in(w))
+    w.session.commit()
+    w.session.close()
+    config = alembic_config()
+    with get_engine().begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0016_one_pending_application-1")
+    with get_engine().begin() as connection:
+        columns = {c: getattr(w.session.get(ResidenceApplication, older), c) for c in (
+            "kind", "applicant_pin", "applicant_name", "applicant_birth_date", "unit_id", "address_line",
+            "relationship_to_head", "valid_from", "channel", "evidence", "filed_by", "status", "decision_reason")}
+        w.session.close()
+        newer = connection.execute(insert(ResidenceApplication.__table__).values(
+            person_id=person, filed_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1), **columns)
+        ).inserted_primary_key[0]
+    upgrade()
+    w.session.expire_all()
+    assert w.session.get(ResidenceApplication, newer).status == "pending"
+    superseded = w.session.get(ResidenceApplication, older)
+    assert (superseded.status, superseded.decided_by, superseded.decision_reason) == (
+        "refused", "migration 0016", "superseded")

@@ -78,8 +78,15 @@ def _view(session: Session, application: ResidenceApplication) -> ApplicationVie
 def _file(session: Session, person: Person, data: ApplicationInput, *, name: str, pin: str, birth_date: str,
           channel: ApplicationChannel, evidence: str, filed_by: str) -> int:
     services._commune(session, data.unit_id)
+    # Locked so that two filings at once (a double submit) see each other: the second is refused below.
+    person = services.lock_person(session, person.id)
     if person.status == VitalStatus.DECEASED:
         raise services.RegistryError("this person is recorded as deceased")
+    pending = session.scalar(select(ResidenceApplication.id).where(
+        ResidenceApplication.person_id == person.id, ResidenceApplication.kind == ResidenceKind(data.kind),
+        ResidenceApplication.status == ApplicationStatus.PENDING))
+    if pending is not None:
+        raise services.RegistryError("this person already has an application of this kind waiting for a decision")
     application = ResidenceApplication(
         kind=ResidenceKind(data.kind), person_id=person.id, applicant_pin=pin, applicant_name=name,
         applicant_birth_date=birth_date, unit_id=data.unit_id, address_line=data.address_line,

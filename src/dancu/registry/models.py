@@ -269,7 +269,12 @@ class ResidenceApplication(Base):
     """
 
     __tablename__ = "residence_application"
-    __table_args__ = (Index("ix_residence_application_unit_status", "unit_id", "status"),)
+    __table_args__ = (
+        Index("ix_residence_application_unit_status", "unit_id", "status"),
+        # One pending application of each kind per person: a double submit must not file two.
+        Index("uq_residence_application_pending", "person_id", "kind", unique=True,
+              sqlite_where=text("status = 'pending'"), postgresql_where=text("status = 'pending'")),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     kind: Mapped[ResidenceKind] = mapped_column(_enum(ResidenceKind, "residence_kind"))
