@@ -1,6 +1,7 @@
 import subprocess
 
 import pytest
+from migration_helpers import downgrade_below
 from sqlalchemy import create_engine, func, select, text
 from test_smoke_cli import run_dancu
 
@@ -148,8 +149,6 @@ def test_readers_append_while_a_sealer_holds_the_chain_head(session, database_ur
 
 def test_migrations_0006_and_0011_keep_the_log_both_ways(session, database_url):
     """Down to the locked-append HMAC chain and up again to the Merkle tree: entries keep their order."""
-    from alembic import command
-
     from dancu import migrate
     from dancu.db import get_engine
 
@@ -157,10 +156,7 @@ def test_migrations_0006_and_0011_keep_the_log_both_ways(session, database_url):
     seal_all(session)
     order = session.scalars(select(AccessLogEntry.subject_id).order_by(AccessLogEntry.seq)).all()
     session.close()
-    config = migrate.alembic_config()
-    with get_engine().begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0006_audit_sealing-1")
+    downgrade_below("0006_audit_sealing")
     with get_engine().connect() as connection:
         assert connection.execute(text("SELECT COUNT(*) FROM access_log WHERE mac IS NOT NULL")).scalar() == 8
     migrate.upgrade()
@@ -175,18 +171,13 @@ def test_migrations_0006_and_0011_keep_the_log_both_ways(session, database_url):
 
 def test_upgrading_refuses_a_tampered_hmac_chain(session, database_url):
     """The old chain is checked before its entries enter the tree: tampering is not laundered."""
-    from alembic import command
-
     from dancu import migrate
     from dancu.db import get_engine
 
     _log_eight(session)
     seal_all(session)
     session.close()
-    config = migrate.alembic_config()
-    with get_engine().begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0011_audit_transparency-1")
+    downgrade_below("0011_audit_transparency")
     with get_engine().begin() as connection:
         connection.execute(text("UPDATE access_log SET purpose = 'rewritten' WHERE seq = 2"))
     with pytest.raises(RuntimeError, match="HMAC chain is broken"):

@@ -15,8 +15,8 @@ import sys
 
 import httpx
 import pytest
-from alembic import command
 from at_once import at_once, released_together
+from migration_helpers import downgrade_below
 from serving import free_port, serving
 from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from dancu.accounts.models import Role
 from dancu.accounts.services import Actor, create_user
 from dancu.db import ConcurrentChange, get_engine
-from dancu.migrate import alembic_config, upgrade
+from dancu.migrate import upgrade
 from dancu.registry import quality, services
 from dancu.registry.models import Household, HouseholdMember, Person, RegistryEvent, Residence, ResidenceKind, Sex
 from dancu.registry.schemas import (
@@ -182,10 +182,7 @@ def test_migration_closes_the_older_of_two_current_residences_with_an_event(data
     person_id, unit_id = make_person(), communes[1].id
     older = _current(session, person_id, ResidenceKind.PERMANENT)[0]
     session.close()
-    config = alembic_config()
-    with get_engine().begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0009_residence_integrity-1")
+    downgrade_below("0009_residence_integrity")
     with get_engine().begin() as connection:
         connection.execute(insert(Residence.__table__).values(
             person_id=person_id, kind="permanent", unit_id=unit_id, valid_from=dt.date(2024, 2, 1)))
