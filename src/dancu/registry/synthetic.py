@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from dancu.registry.models import Sex
 from dancu.registry.pin import make_pin
+from dancu.tabular import format_of
 
 # The exchange format's columns in the order of docs/data-format.md.
 COLUMNS: tuple[str, ...] = (
@@ -878,16 +879,6 @@ def communes_from_db(session: Session, province_code: str) -> tuple[list[Commune
 # ---- writers -------------------------------------------------------------------------------------
 
 
-def _format_of(path: Path) -> str:
-    suffixes = path.suffixes[-2:] if path.suffix == ".gz" else path.suffixes[-1:]
-    kind = suffixes[0].lower() if suffixes else ""
-    if kind == ".csv":
-        return "csv"
-    if kind in (".jsonl", ".ndjson"):
-        return "jsonl"
-    raise ValueError(f"{path.name}: unknown format (expected .csv, .jsonl or .ndjson, optionally .gz)")
-
-
 @contextmanager
 def _open_out(path: Path) -> Iterator[IO[str]]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -945,7 +936,7 @@ def write_jsonl(rows: Iterable[dict[str, str]], path: Path) -> int:
 
 def write_rows(rows: Iterable[dict[str, str]], path: Path) -> int:
     """CSV or JSON Lines by the file name (.csv, .jsonl, .ndjson, optionally .gz)."""
-    return _write(rows, path, _format_of(Path(path)))
+    return _write(rows, path, format_of(Path(path)))
 
 
 def write_truth(records: Iterable[SyntheticRecord], path: Path) -> int:
@@ -972,7 +963,7 @@ def write_dataset(records: Iterable[SyntheticRecord], out: Path, truth: Path | N
     """Write the records of ``generate`` (format by extension) and, when asked, the ground truth, in one pass."""
     out = Path(out)
     summary = SeedSummary()
-    with _row_sink(out, _format_of(out), in_column_order=True) as sink, \
+    with _row_sink(out, format_of(out), in_column_order=True) as sink, \
             (_open_out(Path(truth)) if truth is not None else nullcontext()) as truth_handle:
         truth_row = None
         if truth_handle is not None:
