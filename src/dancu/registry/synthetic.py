@@ -35,17 +35,8 @@ from sqlalchemy.orm import Session
 
 from dancu.registry.models import Sex
 from dancu.registry.pin import make_pin
-from dancu.tabular import format_of
+from dancu.tabular import COLUMNS, format_of
 
-# The exchange format's columns in the order of docs/data-format.md.
-COLUMNS: tuple[str, ...] = (
-    "record_id", "pin", "family_name", "middle_name", "given_name", "full_name", "other_names", "birth_date",
-    "sex", "nationalities", "citizenship_basis", "naturalized_on", "ethnicity_code", "religion",
-    "birth_place_status", "birth_registration_unit", "birth_country", "hometown_status", "hometown_unit",
-    "father_record_id", "mother_record_id", "spouse_record_id", "status", "status_date",
-    "permanent_unit", "permanent_address", "permanent_since", "household_code", "relationship_to_head",
-    "temporary_unit", "temporary_address", "temporary_from", "temporary_until",
-)
 TRUTH_COLUMNS = ("record_id", "entity_id", "error_kinds")
 
 # Ages are counted to a fixed day rather than today: the same seed must give
