@@ -200,21 +200,18 @@ def test_a_double_submit_files_one_application(world):
 
 
 def test_migration_keeps_the_newest_of_two_pending_applications(world):
-    from alembic import command
+    from migration_helpers import downgrade_below
     from sqlalchemy import insert
 
     from dancu.db import get_engine
-    from dancu.migrate import alembic_config, upgrade
+    from dancu.migrate import upgrade
 
     w = world
     person = w.person(w.ward_b)
     older = applications.file_online(w.session, account_id=1, level=2, person_id=person, data=_moving_in(w))
     w.session.commit()
     w.session.close()
-    config = alembic_config()
-    with get_engine().begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0016_one_pending_application-1")
+    downgrade_below("0016_one_pending_application")
     with get_engine().begin() as connection:
         columns = {c: getattr(w.session.get(ResidenceApplication, older), c) for c in (
             "kind", "applicant_pin", "applicant_name", "applicant_birth_date", "unit_id", "address_line",
