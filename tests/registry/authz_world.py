@@ -62,6 +62,7 @@ class World:
     province: int
     signed: dict[str, Signed] = field(default_factory=dict)
     card: str | None = None
+    card_holder: int | None = None
     _names: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     # ---- who sees what ----
@@ -226,5 +227,6 @@ def card_data(w: World) -> str:
         cards.activate(w.session, issuer, application)
         w.session.commit()
         w.card = cards.chip_data(w.session, issuer, application, "test setup")[0]
+        w.card_holder = holder
         w.session.commit()
     return w.card

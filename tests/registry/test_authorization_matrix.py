@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 
 import pytest
 from fastapi.routing import APIRoute
+from sqlalchemy import update
 
 from dancu.accounts.services import SYSTEM, Role
 from dancu.registry import pages, policy, services
-from dancu.registry.models import Person
+from dancu.registry.models import Person, ResidenceApplication
 from dancu.registry.policy import Check
 from dancu.registry.schemas import CorrectionInput
 from dancu.units import services as units
@@ -236,6 +237,11 @@ def _failing(w, at, page=False):
 
 def _file_in_person(w, at, page=False):
     body = {"card_data": card_data(w), "kind": "permanent", "unit_id": at(C.TARGET_UNIT), "address_line": "8 Phố 8"}
+    # Every case files for the one card holder, who may have one pending application: the earlier case's is decided.
+    w.session.execute(update(ResidenceApplication).where(
+        ResidenceApplication.person_id == w.card_holder, ResidenceApplication.status == "pending",
+    ).values(status="refused", decision_reason="decided before the next case"))
+    w.session.commit()
     return (Req("POST", "/registry/applications/new", form=_form(body)) if page
             else Req("POST", "/api/v1/residence-applications", json=body))
 
