@@ -226,3 +226,20 @@ def test_migration_keeps_the_newest_of_two_pending_applications(world):
     superseded = w.session.get(ResidenceApplication, older)
     assert (superseded.status, superseded.decided_by, superseded.decision_reason) == (
         "refused", "migration 0016", "superseded")
+
+
+def test_a_card_that_does_not_verify_is_explained_in_the_pages_language(world):
+    w = world
+    registrar = w.signed["registrar_ward"]
+    form = {"card_data": "không phải dữ liệu thẻ", "kind": "permanent", "unit_id": str(w.ward),
+            "address_line": "8 Phố 8", "relationship_to_head": "head", "csrf_token": registrar.csrf}
+    refused = registrar.client.post("/registry/applications/new", data=form)
+    assert refused.status_code == 422
+    assert "Không xác thực được thẻ: Dữ liệu không phải dữ liệu chip hay mã QR của thẻ dancu." in refused.text
+    assert "could not be verified" not in refused.text
+    english = registrar.client.post("/registry/applications/new?lang=en", data=form)
+    assert "The card could not be verified: " in english.text
+    problem = api(w, "registrar_ward", "POST", "/api/v1/residence-applications", json={
+        "card_data": form["card_data"], "kind": "permanent", "unit_id": w.ward, "address_line": "8 Phố 8"}).json()
+    assert problem["code"] == "registry.card_not_verified" and "format" in problem["detail"]
+    assert w.session.scalar(select(ResidenceApplication.id)) is None

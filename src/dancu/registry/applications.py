@@ -54,6 +54,16 @@ from dancu.units import services as units
 ONLINE_LEVEL = 2  # residence procedures need an e-ID identity proofed in person
 
 
+class CardNotVerified(services.RegistryError):
+    """The chip data read at the counter did not verify; ``problems`` are the cards domain's problem codes."""
+
+    code = "registry.card_not_verified"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"the card could not be verified ({', '.join(problems)})")
+        self.problems = problems
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
@@ -119,7 +129,7 @@ def file_in_person(session: Session, actor: Actor, data: InPersonApplicationInpu
 
     verification = cards.verify(session, data.card_data)
     if not verification.valid:
-        raise services.RegistryError(f"the card could not be verified ({', '.join(verification.problems)})")
+        raise CardNotVerified(verification.problems)
     holder = verification.holder
     holders = session.scalars(select(Person).where(Person.pin == holder.get("pin"),
                                                    Person.status != VitalStatus.DECEASED)).all()

@@ -505,6 +505,9 @@ async def application_submit(request: Request, session: DbSession, actor: Regist
         application_id = applications.file_in_person(session, actor, data)
     except ValidationError as exc:
         errors = FormErrors.from_validation(exc, lang, message_fields=MESSAGE_FIELDS)
+    except applications.CardNotVerified as exc:
+        problems = "; ".join(t(f"cards.problem.{problem}", lang) for problem in exc.problems)
+        errors = FormErrors(fields={"card_data": t("application.card_not_verified", lang, problems=problems)})
     except (services.RegistryError, PermissionDenied) as exc:
         errors = FormErrors.message(str(exc), lang, MESSAGE_FIELDS)
     else:
