@@ -146,6 +146,12 @@ def demo(
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Start the web server (--no-serve: only prepare)."),
 ) -> None:
     """Prepare a synthetic Ho Chi Minh City and serve the registrar console."""
+    url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}/"
+    if serve:
+        # The demo's own address is its public URL and OpenID Connect issuer, unless configured. Set before
+        # anything is made: certificates name it (CRL, CA issuer) and the access log's origin derives from it.
+        os.environ.setdefault("DANCU_PUBLIC_URL", url.rstrip("/"))
+        get_settings.cache_clear()
     settings = get_settings()
     typer.echo(f"database: {settings.database_url.split('@')[-1]}")
     migrate.upgrade()
@@ -164,7 +170,6 @@ def demo(
     _write_private(logins_path, json.dumps(
         {**{a.username: p for a, p, _ in logins},
          **{CITIZEN_KEY + person.pin: password for person, _, password in citizens}}, indent=2))
-    url = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{port}/"
     width = max(len(a.username) for a, _, _ in logins)
     typer.echo("")
     typer.secho(f"  dancu demo: open {url}", bold=True)
@@ -180,7 +185,4 @@ def demo(
     if serve:
         from dancu.web.cli import serve as run_server
 
-        # The demo's own address is its public URL and OpenID Connect issuer, unless configured.
-        os.environ.setdefault("DANCU_PUBLIC_URL", url.rstrip("/"))
-        get_settings.cache_clear()
         run_server(host=host, port=port, reload=False)

@@ -10,7 +10,6 @@ validators such as NSS do not follow).
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass
 
 from cryptography import x509
@@ -21,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dancu.config import get_settings
 from dancu.identity.pki.keystore import KeyHandle, KeyStore, KeyStoreError, SoftwareKeyStore, signing_key
 from dancu.identity.pki.models import PkiCertificate, PkiCrl
 
@@ -126,8 +126,8 @@ def _aware(value: dt.datetime) -> dt.datetime:
 
 
 def public_base_url() -> str:
-    """Where relying parties fetch the CA certificate and the CRL (``DANCU_PUBLIC_URL``)."""
-    return os.environ.get("DANCU_PUBLIC_URL", "http://localhost:8000").rstrip("/")
+    """Where relying parties fetch the CA certificate and the CRL (``DANCU_PUBLIC_URL``, read by dancu.config)."""
+    return get_settings().public_url or "http://localhost:8000"
 
 
 def keystore(session: Session) -> KeyStore:
